@@ -1,0 +1,90 @@
+//! Errors of the message parser, each mapped to the answer RFC 3261 asks for.
+
+use core::fmt;
+
+use super::header::HeaderName;
+
+/// Why a message could not be parsed.
+///
+/// A request that fails to parse is answered with [`ParseError::status_code`] when enough of
+/// it was read to build a response (see [`Parser::parse_head`](super::Parser::parse_head));
+/// a response that fails to parse is dropped (RFC 3261 §18.1.2, RFC 4475 §3.1.2.19).
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// The start line is neither a Request-Line nor a Status-Line (§7.1, §7.2), for example
+    /// several spaces between its elements or a space at its end.
+    BadStartLine,
+    /// The method is not a `token`.
+    BadMethod,
+    /// The Request-URI is not a valid URI (for example it has `<>` or white space around it).
+    BadRequestUri(super::uri::UriError),
+    /// The SIP-Version is not `SIP/1*DIGIT "." 1*DIGIT` (§25.1). A well-formed but unsupported
+    /// version such as `SIP/7.0` parses, and [`validate`](super::validate) answers it 505.
+    BadVersion,
+    /// The Status-Code is not three digits.
+    BadStatusCode,
+    /// The Reason-Phrase holds a control character.
+    BadReasonPhrase,
+    /// A header line has no colon, or its name is not a `token`.
+    BadHeaderLine,
+    /// More headers than the slots the caller provided.
+    TooManyHeaders,
+    /// The header section or the whole message is larger than the configured limit.
+    TooLarge,
+    /// The value of a header the parser must read to frame the message is malformed.
+    BadHeaderValue(HeaderName),
+    /// A header that the operation needs is absent.
+    MissingHeader(HeaderName),
+    /// A stream message has no Content-Length (§18.3: it is mandatory on streams).
+    MissingContentLength,
+    /// Content-Length appears more than once with different values (RFC 4475 §3.3.9).
+    ConflictingContentLength,
+    /// A datagram is shorter than its Content-Length says (§18.3, RFC 4475 §3.1.2.2).
+    Truncated,
+}
+
+impl ParseError {
+    /// The status code to answer a request that failed this way with (§8.2, §16.3,
+    /// §21.5.14), or `None` if no answer can be built.
+    pub fn status_code(&self) -> Option<u16> {
+        match self {
+            ParseError::TooLarge => Some(513),
+            ParseError::TooManyHeaders => Some(513),
+            _ => Some(400),
+        }
+    }
+
+    /// A short reason phrase for the answer, naming what was wrong.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ParseError::BadStartLine => "Bad Request Line",
+            ParseError::BadMethod => "Bad Method",
+            ParseError::BadRequestUri(_) => "Bad Request-URI",
+            ParseError::BadVersion => "Bad SIP-Version",
+            ParseError::BadStatusCode => "Bad Status Code",
+            ParseError::BadReasonPhrase => "Bad Reason Phrase",
+            ParseError::BadHeaderLine => "Bad Header Line",
+            ParseError::TooManyHeaders => "Too Many Headers",
+            ParseError::TooLarge => "Message Too Large",
+            ParseError::BadHeaderValue(h) => h.bad_value_reason(),
+            ParseError::MissingHeader(h) => h.missing_reason(),
+            ParseError::MissingContentLength => "Missing Content-Length",
+            ParseError::ConflictingContentLength => "Conflicting Content-Length",
+            ParseError::Truncated => "Body Shorter Than Content-Length",
+        }
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::BadRequestUri(e) => write!(f, "bad Request-URI: {e}"),
+            ParseError::BadHeaderValue(h) => write!(f, "malformed {} header", h.as_str()),
+            ParseError::MissingHeader(h) => write!(f, "missing {} header", h.as_str()),
+            other => f.write_str(other.reason()),
+        }
+    }
+}
+
+impl core::error::Error for ParseError {}

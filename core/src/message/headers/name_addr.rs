@@ -1,0 +1,230 @@
+//! `name-addr / addr-spec` with parameters: From, To, Contact, Route, Record-Route, Reply-To
+//! (§20.10, §20.20, §20.30, §20.34, §20.39; grammar in §25.1).
+
+use crate::message::lex::{self, Cursor, TOKEN};
+use crate::message::params::{self, Params};
+use crate::message::uri::Uri;
+
+/// An address with an optional display name and header parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NameAddr<'b> {
+    /// The display name as written: a quoted string with its quotes and escapes, or a run of
+    /// tokens. `None` if absent.
+    pub display: Option<&'b [u8]>,
+    /// The URI.
+    pub uri: Uri<'b>,
+    /// Whether the URI was enclosed in `<>` (name-addr form).
+    pub bracketed: bool,
+    /// The header parameters after the address (tag, expires, q, lr on Route is a URI param).
+    pub params: Params<'b>,
+}
+
+impl<'b> NameAddr<'b> {
+    /// Parses one value of From, To, Contact (not `*`), Route, Record-Route or Reply-To.
+    pub fn parse(value: &'b [u8]) -> Option<NameAddr<'b>> {
+        let mut c = Cursor::new(value);
+        c.skip_lws();
+        let has_angle = contains_unquoted_angle(value);
+        let mut display = None;
+        let uri;
+        if has_angle {
+            // name-addr = [ display-name ] LAQUOT addr-spec RAQUOT
+            let start = c.pos();
+            if c.peek() == Some(b'"') {
+                c.quoted_string()?;
+                display = Some(&value[start..c.pos()]);
+                c.skip_lws();
+            } else {
+                // display-name = *(token LWS): tokens separated by white space only.
+                let mut end = start;
+                while c.peek() != Some(b'<') {
+                    let t = c.take_class(TOKEN);
+                    if t.is_empty() {
+                        return None;
+                    }
+                    end = c.pos();
+                    c.skip_lws();
+                }
+                if end > start {
+                    display = Some(&value[start..end]);
+                }
+            }
+            if !c.eat(b'<') {
+                return None;
+            }
+            let inner = c.take_while(|b| b != b'>');
+            if !c.eat(b'>') {
+                return None;
+            }
+            uri = Uri::parse(inner).ok()?;
+        } else {
+            // addr-spec alone: a URI with `;`, `?` or `,` must be bracketed (§20.10), so the
+            // URI ends at the first `;` or white space, and `?` may not appear.
+            let inner = c.take_while(|b| b != b';' && !lex::is(b, lex::LWS));
+            if inner.contains(&b'?') || inner.contains(&b',') {
+                return None;
+            }
+            uri = Uri::parse(inner).ok()?;
+        }
+        let params_start = c.pos();
+        params::scan(&mut c)?;
+        let params = Params::new(&value[params_start..c.pos()]);
+        c.skip_lws();
+        if !c.at_end() {
+            return None;
+        }
+        Some(NameAddr {
+            display,
+            uri,
+            bracketed: has_angle,
+            params,
+        })
+    }
+
+    /// The `tag` parameter (§19.3).
+    pub fn tag(&self) -> Option<&'b str> {
+        self.params.get("tag")?.and_then(lex::ascii)
+    }
+
+    /// The `expires` parameter of a Contact (§20.10), in seconds; `None` if absent or not a
+    /// valid delta-seconds.
+    pub fn expires(&self) -> Option<u32> {
+        let v = self.params.get("expires")??;
+        super::scalar::delta_seconds(v)
+    }
+
+    /// The `q` parameter of a Contact in thousandths (`q=0.7` is 700), per §20.10 `qvalue`.
+    pub fn q(&self) -> Option<u16> {
+        parse_qvalue(self.params.get("q")??)
+    }
+
+    /// The display name with its quotes and escapes removed, written into `out`.
+    pub fn display_name<'o>(&self, out: &'o mut [u8]) -> Option<&'o [u8]> {
+        match self.display? {
+            [b'"', inner @ .., b'"'] => lex::unescape_quoted(inner, out),
+            raw => {
+                let dst = out.get_mut(..raw.len())?;
+                dst.copy_from_slice(raw);
+                Some(dst)
+            }
+        }
+    }
+}
+
+fn contains_unquoted_angle(v: &[u8]) -> bool {
+    let mut in_quote = false;
+    let mut i = 0;
+    while i < v.len() {
+        match v[i] {
+            b'\\' if in_quote => i += 1,
+            b'"' => in_quote = !in_quote,
+            b'<' if !in_quote => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    // An unterminated quote with a `<` inside it (RFC 4475 quotbal) must fail to parse, so
+    // report the bracket: the quoted-string reader then finds the quote unbalanced.
+    in_quote
+}
+
+/// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.
+pub(crate) fn parse_qvalue(v: &[u8]) -> Option<u16> {
+    let (int, frac) = match v.iter().position(|&b| b == b'.') {
+        Some(dot) => (&v[..dot], &v[dot + 1..]),
+        None => (v, &b""[..]),
+    };
+    if frac.len() > 3 || !frac.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut thousandths: u16 = 0;
+    for i in 0..3 {
+        thousandths = thousandths * 10 + frac.get(i).map_or(0, |d| u16::from(d - b'0'));
+    }
+    match int {
+        b"0" => Some(thousandths),
+        b"1" if thousandths == 0 => Some(1000),
+        _ => None,
+    }
+}
+
+/// One Contact value: an address, or `*` (only in a REGISTER removing all bindings,
+/// §10.2.2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Contact<'b> {
+    /// `Contact: *`.
+    Star,
+    /// An address.
+    Addr(NameAddr<'b>),
+}
+
+impl<'b> Contact<'b> {
+    /// Parses one Contact value.
+    pub fn parse(value: &'b [u8]) -> Option<Contact<'b>> {
+        if lex::trim(value) == b"*" {
+            Some(Contact::Star)
+        } else {
+            NameAddr::parse(value).map(Contact::Addr)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let n = NameAddr::parse(
+            b"\"J Rosenberg \\\\\\\"\"       <sip:jdrosen@example.com>\r\n  ;\r\n  tag = 98asjd8",
+        )
+        .unwrap();
+        assert_eq!(n.display, Some(&b"\"J Rosenberg \\\\\\\"\""[..]));
+        assert_eq!(n.tag(), Some("98asjd8"));
+        let mut out = [0u8; 64];
+        assert_eq!(n.display_name(&mut out), Some(&b"J Rosenberg \\\""[..]));
+        assert_eq!(n.uri.raw(), "sip:jdrosen@example.com");
+
+        let n =
+            NameAddr::parse(b"sip:vivekg@chair-dnrc.example.com ;   tag    = 1918181833n").unwrap();
+        assert_eq!(n.tag(), Some("1918181833n"));
+        assert!(!n.bracketed && n.display.is_none());
+
+        let n = NameAddr::parse(b"caller<sip:caller@example.com>;tag=323").unwrap();
+        assert_eq!(n.display, Some(&b"caller"[..]));
+        let n = NameAddr::parse(b"A. Bell <sip:a.g.bell@example.com>;tag=qweoiqpe").unwrap();
+        assert_eq!(n.display, Some(&b"A. Bell"[..]));
+        let n = NameAddr::parse(b"<sip:user@example.com>;expires=60;q=0.5").unwrap();
+        assert_eq!((n.expires(), n.q()), (Some(60), Some(500)));
+        assert_eq!(Contact::parse(b" * "), Some(Contact::Star));
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            &b"\"Mr. J. User <sip:j.user@example.com>"[..],
+            b"Bell, Alexander <sip:a.g.bell@bell-tel.com>;tag=43",
+            b"\"Watson, Thomas\" < sip:t.watson@example.org >",
+            b"sip:user@example.com?Route=%3Csip:sip.example.com%3E",
+            b"<sip:a@b>;;;",
+            b"<sip:a@b> junk",
+            b"<sip:a@b",
+        ] {
+            assert!(
+                NameAddr::parse(bad).is_none(),
+                "{:?}",
+                core::str::from_utf8(bad)
+            );
+        }
+    }
+
+    #[test]
+    fn qvalues() {
+        assert_eq!(parse_qvalue(b"0"), Some(0));
+        assert_eq!(parse_qvalue(b"0.7"), Some(700));
+        assert_eq!(parse_qvalue(b"0.125"), Some(125));
+        assert_eq!(parse_qvalue(b"1.000"), Some(1000));
+        assert_eq!(parse_qvalue(b"1.5"), None);
+        assert_eq!(parse_qvalue(b"0.1234"), None);
+    }
+}

@@ -1,0 +1,421 @@
+//! Lexical building blocks of the SIP grammar (RFC 3261 §25.1): character classes, linear
+//! white space, tokens and quoted strings, over a byte cursor.
+//!
+//! Header values handed out by the parser still contain their folding (`CRLF` followed by
+//! `SP`/`HTAB`), because parsing is zero-copy. The header splitter guarantees that inside a
+//! value every line break is followed by white space, so treating CR and LF as white space
+//! here is exactly the `LWS` rule of §25.1.
+
+/// `alphanum`.
+pub(crate) const ALPHANUM: u8 = 1 << 0;
+/// `token` characters: alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~".
+pub(crate) const TOKEN: u8 = 1 << 1;
+/// `word` characters (Call-ID): token plus "(" ")" "<" ">" ":" "\" DQUOTE "/" "[" "]" "?" "{" "}".
+pub(crate) const WORD: u8 = 1 << 2;
+/// `unreserved`: alphanum / mark ("-" "_" "." "!" "~" "*" "'" "(" ")").
+pub(crate) const UNRESERVED: u8 = 1 << 3;
+/// White space inside a header value: SP, HTAB, CR, LF (see the module doc).
+pub(crate) const LWS: u8 = 1 << 4;
+/// Hex digits.
+pub(crate) const HEX: u8 = 1 << 5;
+
+const fn class_table() -> [u8; 256] {
+    let mut t = [0u8; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        let mut f = 0u8;
+        let alnum = b.is_ascii_alphanumeric();
+        if alnum {
+            f |= ALPHANUM | TOKEN | WORD | UNRESERVED;
+        }
+        if matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        ) {
+            f |= TOKEN | WORD;
+        }
+        if matches!(
+            b,
+            b'(' | b')'
+                | b'<'
+                | b'>'
+                | b':'
+                | b'\\'
+                | b'"'
+                | b'/'
+                | b'['
+                | b']'
+                | b'?'
+                | b'{'
+                | b'}'
+        ) {
+            f |= WORD;
+        }
+        if matches!(
+            b,
+            b'-' | b'_' | b'.' | b'!' | b'~' | b'*' | b'\'' | b'(' | b')'
+        ) {
+            f |= UNRESERVED;
+        }
+        if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
+            f |= LWS;
+        }
+        if b.is_ascii_hexdigit() {
+            f |= HEX;
+        }
+        t[c] = f;
+        c += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = class_table();
+
+/// Whether `b` belongs to every class in `mask`.
+#[inline(always)]
+pub(crate) fn is(b: u8, mask: u8) -> bool {
+    CLASS[b as usize] & mask == mask
+}
+
+/// Whether every byte of `s` is a `token` character and `s` is not empty.
+#[inline]
+pub(crate) fn is_token(s: &[u8]) -> bool {
+    !s.is_empty() && s.iter().all(|&b| is(b, TOKEN))
+}
+
+/// Trims `LWS` from both ends of a slice.
+#[inline]
+pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
+    while let [first, rest @ ..] = s {
+        if is(*first, LWS) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    while let [rest @ .., last] = s {
+        if is(*last, LWS) {
+            s = rest;
+        } else {
+            break;
+        }
+    }
+    s
+}
+
+/// Views ASCII-validated bytes as `str`. The callers only pass bytes that a character class
+/// (all ASCII) has accepted; a non-UTF-8 slice still gives `None` rather than a panic.
+#[inline]
+pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
+    core::str::from_utf8(s).ok()
+}
+
+/// A forward-only cursor over one header value (or a URI).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cursor<'b> {
+    buf: &'b [u8],
+    pos: usize,
+}
+
+impl<'b> Cursor<'b> {
+    /// A cursor at the start of `buf`.
+    #[inline]
+    pub(crate) fn new(buf: &'b [u8]) -> Self {
+        Cursor { buf, pos: 0 }
+    }
+
+    /// Current offset from the start.
+    #[inline]
+    pub(crate) fn pos(&self) -> usize {
+        self.pos
+    }
+
+    /// The underlying buffer.
+    #[inline]
+    pub(crate) fn buf(&self) -> &'b [u8] {
+        self.buf
+    }
+
+    /// Whether the whole input is consumed.
+    #[inline]
+    pub(crate) fn at_end(&self) -> bool {
+        self.pos >= self.buf.len()
+    }
+
+    /// The next byte, if any.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<u8> {
+        self.buf.get(self.pos).copied()
+    }
+
+    /// Moves past `n` bytes (clamped to the end).
+    #[inline]
+    pub(crate) fn advance(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+
+    /// Consumes `b` if it is next.
+    #[inline]
+    pub(crate) fn eat(&mut self, b: u8) -> bool {
+        if self.peek() == Some(b) {
+            self.pos += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Skips `SWS` (any amount of linear white space, possibly none).
+    #[inline]
+    pub(crate) fn skip_lws(&mut self) {
+        while let Some(b) = self.peek() {
+            if is(b, LWS) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// `SWS sep SWS` for a separator such as `;` `=` `,` `/` `:`: consumes it and the white
+    /// space around it, or nothing.
+    #[inline]
+    pub(crate) fn eat_sep(&mut self, sep: u8) -> bool {
+        let save = self.pos;
+        self.skip_lws();
+        if self.eat(sep) {
+            self.skip_lws();
+            true
+        } else {
+            self.pos = save;
+            false
+        }
+    }
+
+    /// The longest run of bytes in class `mask` (may be empty).
+    #[inline]
+    pub(crate) fn take_class(&mut self, mask: u8) -> &'b [u8] {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if is(b, mask) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        &self.buf[start..self.pos]
+    }
+
+    /// The longest run of bytes for which `f` holds (may be empty).
+    #[inline]
+    pub(crate) fn take_while(&mut self, f: impl Fn(u8) -> bool) -> &'b [u8] {
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            if f(b) {
+                self.pos += 1;
+            } else {
+                break;
+            }
+        }
+        &self.buf[start..self.pos]
+    }
+
+    /// A non-empty `token`.
+    #[inline]
+    pub(crate) fn token(&mut self) -> Option<&'b str> {
+        let t = self.take_class(TOKEN);
+        if t.is_empty() {
+            None
+        } else {
+            ascii(t)
+        }
+    }
+
+    /// A `quoted-string` (§25.1) starting at the opening DQUOTE: returns the text between the
+    /// quotes, still escaped (`quoted-pair` kept as is). `None` if unterminated.
+    pub(crate) fn quoted_string(&mut self) -> Option<&'b [u8]> {
+        if !self.eat(b'"') {
+            return None;
+        }
+        let start = self.pos;
+        while let Some(b) = self.peek() {
+            match b {
+                b'"' => {
+                    let inner = &self.buf[start..self.pos];
+                    self.pos += 1;
+                    return Some(inner);
+                }
+                b'\\' => {
+                    // quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)
+                    self.pos += 1;
+                    match self.peek() {
+                        Some(b'\r') | Some(b'\n') | None => return None,
+                        Some(q) if q > 0x7f => return None,
+                        Some(_) => self.pos += 1,
+                    }
+                }
+                _ => self.pos += 1,
+            }
+        }
+        None
+    }
+}
+
+/// Splits a header value at top-level commas (§7.3.1): commas inside a quoted string or
+/// between `<` and `>` do not split. Empty elements (`a,,b`) are skipped.
+#[derive(Clone, Debug)]
+pub struct CommaValues<'b> {
+    rest: &'b [u8],
+}
+
+impl<'b> CommaValues<'b> {
+    /// The elements of one header value.
+    pub fn new(value: &'b [u8]) -> Self {
+        CommaValues { rest: value }
+    }
+}
+
+impl<'b> Iterator for CommaValues<'b> {
+    type Item = &'b [u8];
+
+    fn next(&mut self) -> Option<&'b [u8]> {
+        loop {
+            if self.rest.is_empty() {
+                return None;
+            }
+            let s = self.rest;
+            let mut i = 0;
+            let mut in_quote = false;
+            let mut in_angle = false;
+            while i < s.len() {
+                match s[i] {
+                    b'\\' if in_quote => i += 1,
+                    b'"' => in_quote = !in_quote,
+                    b'<' if !in_quote => in_angle = true,
+                    b'>' if !in_quote => in_angle = false,
+                    b',' if !in_quote && !in_angle => break,
+                    _ => {}
+                }
+                i += 1;
+            }
+            let end = i.min(s.len());
+            let item = trim(&s[..end]);
+            self.rest = s.get(end + 1..).unwrap_or(&[]);
+            if !item.is_empty() {
+                return Some(item);
+            }
+        }
+    }
+}
+
+/// Removes `quoted-pair` escapes from the inside of a quoted string into `out`, returning the
+/// written prefix, or `None` if `out` is too small.
+pub fn unescape_quoted<'o>(inner: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
+    let mut n = 0;
+    let mut i = 0;
+    while i < inner.len() {
+        let mut b = inner[i];
+        if b == b'\\' && i + 1 < inner.len() {
+            i += 1;
+            b = inner[i];
+        }
+        *out.get_mut(n)? = b;
+        n += 1;
+        i += 1;
+    }
+    Some(&out[..n])
+}
+
+/// Decodes one `%HH` escape's two hex digits.
+#[inline]
+pub(crate) fn hex_pair(hi: u8, lo: u8) -> Option<u8> {
+    fn v(b: u8) -> Option<u8> {
+        match b {
+            b'0'..=b'9' => Some(b - b'0'),
+            b'a'..=b'f' => Some(b - b'a' + 10),
+            b'A'..=b'F' => Some(b - b'A' + 10),
+            _ => None,
+        }
+    }
+    Some(v(hi)? << 4 | v(lo)?)
+}
+
+/// Parses a decimal number of at most `max` without overflow; leading zeros are allowed
+/// (§25.1 `1*DIGIT`). `None` for an empty, non-digit or out-of-range input.
+#[inline]
+pub(crate) fn parse_u64(s: &[u8], max: u64) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &b in s {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+        if v > max {
+            return None;
+        }
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classes() {
+        assert!(is_token(b"INVITE"));
+        assert!(is_token(b"!interesting-Method0123456789_*+`.%indeed'~"));
+        assert!(!is_token(b"a b"));
+        assert!(!is_token(b""));
+        assert!(is(b'<', WORD) && !is(b'<', TOKEN));
+    }
+
+    #[test]
+    fn comma_split_respects_quotes_and_angles() {
+        let v: [&[u8]; 3] = [b"\"a,b\" <sip:x@y;p=1,2>", b"<sip:z@w>", b"c"];
+        let got: heapless_like::Vec3 =
+            CommaValues::new(b"\"a,b\" <sip:x@y;p=1,2> ,\r\n <sip:z@w>,, c").collect();
+        assert_eq!(got.0, v);
+    }
+
+    mod heapless_like {
+        pub struct Vec3<'a>(pub [&'a [u8]; 3]);
+        impl<'a> FromIterator<&'a [u8]> for Vec3<'a> {
+            fn from_iter<I: IntoIterator<Item = &'a [u8]>>(it: I) -> Self {
+                let mut out: [&[u8]; 3] = [b""; 3];
+                let mut n = 0;
+                for x in it {
+                    out[n] = x;
+                    n += 1;
+                }
+                assert_eq!(n, 3);
+                Vec3(out)
+            }
+        }
+    }
+
+    #[test]
+    fn quoted() {
+        let mut c = Cursor::new(br#""J Rosenberg \\\"" <x>"#);
+        assert_eq!(c.quoted_string(), Some(&br#"J Rosenberg \\\""#[..]));
+        let mut c = Cursor::new(b"\"unterminated");
+        assert_eq!(c.quoted_string(), None);
+        let mut out = [0u8; 32];
+        assert_eq!(
+            unescape_quoted(br#"J Rosenberg \\\""#, &mut out),
+            Some(&br#"J Rosenberg \""#[..])
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(parse_u64(b"0068", 255), Some(68));
+        assert_eq!(parse_u64(b"256", 255), None);
+        assert_eq!(parse_u64(b"99999999999999999999999", u64::MAX), None);
+        assert_eq!(parse_u64(b"-1", 10), None);
+    }
+}

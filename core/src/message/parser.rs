@@ -1,0 +1,604 @@
+//! The message parser: start line, header lines into caller slots, and the body framed by
+//! Content-Length (RFC 3261 §7, §18.3).
+
+use super::error::ParseError;
+use super::header::{Header, HeaderName};
+use super::lex::{self, TOKEN};
+use super::uri::Uri;
+
+/// The result of parsing from a stream: a whole message, or a need for more bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status<T> {
+    /// A whole message was read.
+    Complete(T),
+    /// The bytes end before the message does: read more and parse again from the start.
+    Partial,
+}
+
+impl<T> Status<T> {
+    /// The complete value, if any.
+    pub fn complete(self) -> Option<T> {
+        match self {
+            Status::Complete(t) => Some(t),
+            Status::Partial => None,
+        }
+    }
+}
+
+/// How the bytes were carried, which decides how the body is framed (§18.3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// One message per datagram (UDP). Content-Length is optional (absent: the body is the
+    /// rest of the datagram); octets after the body are ignored; a datagram shorter than its
+    /// Content-Length is an error.
+    Datagram,
+    /// A byte stream (TCP, TLS). Content-Length is mandatory, and a message may arrive in
+    /// pieces ([`Status::Partial`]). CRLFs before the start line are skipped (§7.5).
+    Stream,
+}
+
+/// A SIP-Version (`SIP/2.0`). Versions other than 2.0 parse, so that they can be answered
+/// 505 (RFC 4475 §3.1.2.16).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Version {
+    /// Major number.
+    pub major: u8,
+    /// Minor number.
+    pub minor: u8,
+}
+
+impl Version {
+    /// SIP/2.0.
+    pub const SIP_2_0: Version = Version { major: 2, minor: 0 };
+}
+
+/// The first line of a message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartLine<'b> {
+    /// Request-Line (§7.1).
+    Request {
+        /// The method, a token, case-sensitive (§7.1).
+        method: &'b str,
+        /// The Request-URI.
+        uri: Uri<'b>,
+        /// The SIP-Version.
+        version: Version,
+    },
+    /// Status-Line (§7.2).
+    Response {
+        /// The SIP-Version.
+        version: Version,
+        /// The Status-Code (100–699).
+        code: u16,
+        /// The Reason-Phrase as written (UTF-8 allowed, may be empty).
+        reason: &'b [u8],
+    },
+}
+
+/// A parsed message: borrowed views into the caller's buffer and header slots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Message<'b, 'h> {
+    pub(crate) start: StartLine<'b>,
+    pub(crate) headers: &'h [Header<'b>],
+    pub(crate) body: &'b [u8],
+    pub(crate) head: &'b [u8],
+    pub(crate) len: usize,
+}
+
+/// The start line and header lines of a message, split but not judged: see
+/// [`Parser::parse_head`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head<'b, 'h> {
+    /// The start line as received, without its line end.
+    pub start_line: &'b [u8],
+    /// Whether the start line is not a Status-Line (it does not start with `SIP/`).
+    pub is_request: bool,
+    /// The header lines.
+    pub headers: &'h [Header<'b>],
+}
+
+/// Where the parts of a message lie in the buffer.
+struct Split {
+    msg_start: usize,
+    line: (usize, usize),
+    count: usize,
+    content_length: Option<usize>,
+    body_start: usize,
+}
+
+/// Parses SIP messages with a framing rule and a size limit.
+///
+/// ```
+/// use sipwire_core::message::{Header, Parser, Status};
+/// let mut slots = [Header::EMPTY; 8];
+/// let half = b"SIP/2.0 200 OK\r\nContent-Length: 4\r\n\r\nab";
+/// assert_eq!(Parser::stream().parse(half, &mut slots), Ok(Status::Partial));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parser {
+    framing: Framing,
+    max_size: usize,
+}
+
+/// The default limit on a whole message, in bytes (headers and body).
+pub const DEFAULT_MAX_SIZE: usize = 65_535;
+
+impl Parser {
+    /// A parser for datagrams (UDP).
+    pub const fn datagram() -> Parser {
+        Parser {
+            framing: Framing::Datagram,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+
+    /// A parser for streams (TCP, TLS).
+    pub const fn stream() -> Parser {
+        Parser {
+            framing: Framing::Stream,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+
+    /// A parser for the given framing.
+    pub const fn new(framing: Framing) -> Parser {
+        Parser {
+            framing,
+            max_size: DEFAULT_MAX_SIZE,
+        }
+    }
+
+    /// Sets the largest message accepted, in bytes; larger ones are
+    /// [`ParseError::TooLarge`] (answered 513, §21.5.14).
+    pub const fn max_size(mut self, bytes: usize) -> Parser {
+        self.max_size = bytes;
+        self
+    }
+
+    /// The framing this parser applies.
+    pub const fn framing(&self) -> Framing {
+        self.framing
+    }
+
+    /// Parses one message from the start of `buf`, storing header lines in `slots`.
+    ///
+    /// On a stream, [`Message::len`] tells how many bytes the message took, so the caller
+    /// can drop them and parse the next one.
+    pub fn parse<'b, 'h>(
+        &self,
+        buf: &'b [u8],
+        slots: &'h mut [Header<'b>],
+    ) -> Result<Status<Message<'b, 'h>>, ParseError> {
+        self.parse_inner(buf, slots)
+    }
+
+    /// Splits the start line and the header lines only, without judging the start line or
+    /// framing the body.
+    ///
+    /// This is how a server reads enough of a request it cannot parse (a malformed
+    /// Request-Line, a missing, negative or conflicting Content-Length, a short datagram) to
+    /// answer it 400 (§8.2, §16.3): the response copies Via, From, To, Call-ID and CSeq.
+    pub fn parse_head<'b, 'h>(
+        &self,
+        buf: &'b [u8],
+        slots: &'h mut [Header<'b>],
+    ) -> Result<Status<Head<'b, 'h>>, ParseError> {
+        let head = match self.split(buf, slots, false)? {
+            Status::Complete(h) => h,
+            Status::Partial => return Ok(Status::Partial),
+        };
+        let line = strip_cr(&buf[head.line.0..head.line.1]);
+        Ok(Status::Complete(Head {
+            start_line: line,
+            is_request: !(line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/")),
+            headers: &slots[..head.count],
+        }))
+    }
+
+    fn parse_inner<'b, 'h>(
+        &self,
+        buf: &'b [u8],
+        slots: &'h mut [Header<'b>],
+    ) -> Result<Status<Message<'b, 'h>>, ParseError> {
+        let head = match self.split(buf, slots, true)? {
+            Status::Complete(h) => h,
+            Status::Partial => return Ok(Status::Partial),
+        };
+        let start = parse_start_line(strip_cr(&buf[head.line.0..head.line.1]))?;
+        let body_start = head.body_start;
+        let msg_start = head.msg_start;
+        // Body (§18.3).
+        let available = buf.len() - body_start;
+        let body_len = match (head.content_length, self.framing) {
+            (Some(n), Framing::Datagram) if n > available => return Err(ParseError::Truncated),
+            (Some(n), _) => n,
+            (None, Framing::Datagram) => available,
+            (None, Framing::Stream) => return Err(ParseError::MissingContentLength),
+        };
+        if body_start - msg_start + body_len > self.max_size {
+            return Err(ParseError::TooLarge);
+        }
+        if body_len > available {
+            return Ok(Status::Partial);
+        }
+        let end = body_start + body_len;
+        Ok(Status::Complete(Message {
+            start,
+            headers: &slots[..head.count],
+            body: &buf[body_start..end],
+            head: &buf[msg_start..body_start],
+            len: end,
+        }))
+    }
+
+    /// Finds the start line and splits the header lines into `slots`.
+    fn split<'b>(
+        &self,
+        buf: &'b [u8],
+        slots: &mut [Header<'b>],
+        frame_body: bool,
+    ) -> Result<Status<Split>, ParseError> {
+        let stream = self.framing == Framing::Stream;
+        // §7.5: CRLFs before the start line are ignored on streams; a datagram holding a
+        // keep-alive is handled before parsing, but skipping is harmless there too.
+        let mut pos = 0;
+        while let Some(b'\r' | b'\n') = buf.get(pos) {
+            pos += 1;
+        }
+        let msg_start = pos;
+
+        // Start line.
+        let Some(lf) = find_lf(buf, pos) else {
+            return self.need_more(buf.len() - msg_start);
+        };
+        let line = (pos, lf);
+        pos = lf + 1;
+
+        // Header lines (§7.3), each possibly folded over several lines (§7.3.1).
+        let mut count = 0;
+        let mut content_length: Option<usize> = None;
+        let body_start = loop {
+            match buf.get(pos) {
+                None => return self.need_more(buf.len() - msg_start),
+                Some(b'\n') => break pos + 1,
+                Some(b'\r') => match buf.get(pos + 1) {
+                    Some(b'\n') => break pos + 2,
+                    None => return self.need_more(buf.len() - msg_start),
+                    Some(_) => return Err(ParseError::BadHeaderLine),
+                },
+                Some(_) => {}
+            }
+            // The name: a token, then optional white space, then a colon.
+            let line = &buf[pos..];
+            let name_len = line
+                .iter()
+                .position(|&b| !lex::is(b, TOKEN))
+                .unwrap_or(line.len());
+            let mut colon = name_len;
+            while let Some(b' ' | b'\t') = line.get(colon) {
+                colon += 1;
+            }
+            match line.get(colon) {
+                Some(b':') if name_len > 0 => {}
+                None => return self.need_more(buf.len() - msg_start),
+                Some(_) => return Err(ParseError::BadHeaderLine),
+            }
+            let raw_name = lex::ascii(&line[..name_len]).ok_or(ParseError::BadHeaderLine)?;
+            // The value runs to the end of the line, and on over continuation lines that
+            // start with white space.
+            let value_start = pos + colon + 1;
+            let mut end = value_start;
+            let next = loop {
+                let Some(lf) = find_lf(buf, end) else {
+                    return self.need_more(buf.len() - msg_start);
+                };
+                match buf.get(lf + 1) {
+                    Some(b' ' | b'\t') => end = lf + 1,
+                    Some(_) => break lf + 1,
+                    None if stream => return self.need_more(buf.len() - msg_start),
+                    None => break lf + 1,
+                }
+                if end - msg_start > self.max_size {
+                    return Err(ParseError::TooLarge);
+                }
+            };
+            let value = lex::trim(&buf[value_start..next]);
+            let name = HeaderName::from_bytes(raw_name.as_bytes());
+            if name == HeaderName::ContentLength && frame_body {
+                // §20.14: Content-Length = 1*DIGIT; several differing values cannot frame.
+                let n = lex::parse_u64(value, u64::from(u32::MAX))
+                    .ok_or(ParseError::BadHeaderValue(HeaderName::ContentLength))?
+                    as usize;
+                match content_length {
+                    Some(prev) if prev != n => return Err(ParseError::ConflictingContentLength),
+                    Some(_) => {}
+                    None => content_length = Some(n),
+                }
+            }
+            let slot = slots.get_mut(count).ok_or(ParseError::TooManyHeaders)?;
+            *slot = Header {
+                name,
+                raw_name,
+                value,
+            };
+            count += 1;
+            pos = next;
+            if pos - msg_start > self.max_size {
+                return Err(ParseError::TooLarge);
+            }
+        };
+
+        Ok(Status::Complete(Split {
+            msg_start,
+            line,
+            count,
+            content_length,
+            body_start,
+        }))
+    }
+
+    fn need_more<T>(&self, have: usize) -> Result<Status<T>, ParseError> {
+        match self.framing {
+            Framing::Stream if have <= self.max_size => Ok(Status::Partial),
+            Framing::Stream => Err(ParseError::TooLarge),
+            // A datagram is all there is: a message cut short is malformed.
+            Framing::Datagram => Err(ParseError::Truncated),
+        }
+    }
+}
+
+#[inline]
+fn strip_cr(line: &[u8]) -> &[u8] {
+    match line {
+        [rest @ .., b'\r'] => rest,
+        _ => line,
+    }
+}
+
+/// The index of the first `\n` at or after `from`, eight bytes at a time.
+#[inline]
+fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let x = u64::from_le_bytes(*chunk) ^ LF;
+        // The lowest zero byte of `x` is exact; higher false positives do not matter.
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    buf.get(i..)?
+        .iter()
+        .position(|&b| b == b'\n')
+        .map(|p| i + p)
+}
+
+/// Request-Line = Method SP Request-URI SP SIP-Version (§7.1); Status-Line = SIP-Version SP
+/// Status-Code SP Reason-Phrase (§7.2). Exactly one SP between elements (RFC 4475 §3.1.2.9,
+/// §3.1.2.10).
+fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
+    if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"SIP/") {
+        let sp = line
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or(ParseError::BadStartLine)?;
+        let version = parse_version(&line[..sp])?;
+        let rest = &line[sp + 1..];
+        let (code, reason) = match rest {
+            [a, b, c] => ([*a, *b, *c], &rest[3..]),
+            [a, b, c, b' ', reason @ ..] => ([*a, *b, *c], reason),
+            _ => return Err(ParseError::BadStatusCode),
+        };
+        if !code.iter().all(u8::is_ascii_digit) || code[0] == b'0' {
+            return Err(ParseError::BadStatusCode);
+        }
+        let code = u16::from(code[0] - b'0') * 100
+            + u16::from(code[1] - b'0') * 10
+            + u16::from(code[2] - b'0');
+        // Reason-Phrase = *(reserved / unreserved / escaped / UTF8-NONASCII / UTF8-CONT /
+        // SP / HTAB): no control characters.
+        if reason.iter().any(|&b| b < 0x20 && b != b'\t' || b == 0x7f) {
+            return Err(ParseError::BadReasonPhrase);
+        }
+        return Ok(StartLine::Response {
+            version,
+            code,
+            reason,
+        });
+    }
+    let sp1 = line
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ParseError::BadStartLine)?;
+    let method = &line[..sp1];
+    if !lex::is_token(method) {
+        return Err(ParseError::BadMethod);
+    }
+    let rest = &line[sp1 + 1..];
+    let sp2 = rest
+        .iter()
+        .position(|&b| b == b' ')
+        .ok_or(ParseError::BadStartLine)?;
+    let uri_bytes = &rest[..sp2];
+    let version_bytes = &rest[sp2 + 1..];
+    // Exactly one SP each side of the Request-URI, none after the version.
+    if uri_bytes.is_empty() || version_bytes.is_empty() || version_bytes.contains(&b' ') {
+        return Err(ParseError::BadStartLine);
+    }
+    let version = parse_version(version_bytes)?;
+    let uri = Uri::parse(uri_bytes).map_err(ParseError::BadRequestUri)?;
+    Ok(StartLine::Request {
+        method: lex::ascii(method).ok_or(ParseError::BadMethod)?,
+        uri,
+        version,
+    })
+}
+
+/// SIP-Version = "SIP" "/" 1*DIGIT "." 1*DIGIT (§25.1; case-insensitive per §7.1).
+fn parse_version(v: &[u8]) -> Result<Version, ParseError> {
+    if v.len() < 4 || !v[..4].eq_ignore_ascii_case(b"SIP/") {
+        return Err(ParseError::BadVersion);
+    }
+    let v = &v[4..];
+    let dot = v
+        .iter()
+        .position(|&b| b == b'.')
+        .ok_or(ParseError::BadVersion)?;
+    let major = lex::parse_u64(&v[..dot], 255).ok_or(ParseError::BadVersion)?;
+    let minor = lex::parse_u64(&v[dot + 1..], 255).ok_or(ParseError::BadVersion)?;
+    Ok(Version {
+        major: major as u8,
+        minor: minor as u8,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OPTIONS: &[u8] = b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\n\
+To: <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710\r\n\
+CSeq: 63104 OPTIONS\r\n\
+Content-Length: 4\r\n\r\nbody";
+
+    #[test]
+    fn find_lf_every_offset() {
+        let mut buf = [b'a'; 40];
+        for i in 0..40 {
+            buf.fill(b'a');
+            buf[i] = b'\n';
+            for from in 0..=i {
+                assert_eq!(find_lf(&buf, from), Some(i), "lf at {i} from {from}");
+            }
+            assert_eq!(find_lf(&buf, i + 1), None);
+        }
+    }
+
+    #[test]
+    fn request_parses() {
+        let mut slots = [Header::EMPTY; 16];
+        let m = Parser::datagram()
+            .parse(OPTIONS, &mut slots)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(m.headers.len(), 7);
+        assert_eq!(m.body, b"body");
+        assert_eq!(m.len, OPTIONS.len());
+        match m.start {
+            StartLine::Request {
+                method,
+                uri,
+                version,
+            } => {
+                assert_eq!(method, "OPTIONS");
+                assert_eq!(uri.raw(), "sip:bob@biloxi.example.com");
+                assert_eq!(version, Version::SIP_2_0);
+            }
+            _ => panic!("not a request"),
+        }
+    }
+
+    #[test]
+    fn stream_partial_at_every_cut() {
+        let mut slots = [Header::EMPTY; 16];
+        for cut in 0..OPTIONS.len() {
+            assert_eq!(
+                Parser::stream().parse(&OPTIONS[..cut], &mut slots),
+                Ok(Status::Partial),
+                "cut at {cut}"
+            );
+        }
+        // Leading CRLFs (§7.5), one message, and the start of the next.
+        let mut two = [0u8; OPTIONS.len() + 12];
+        two[..2].copy_from_slice(b"\r\n");
+        two[2..2 + OPTIONS.len()].copy_from_slice(OPTIONS);
+        two[2 + OPTIONS.len()..].copy_from_slice(&OPTIONS[..10]);
+        let m = Parser::stream()
+            .parse(&two, &mut slots)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(m.len, OPTIONS.len() + 2);
+    }
+
+    #[test]
+    fn too_many_headers_and_too_large() {
+        let mut slots = [Header::EMPTY; 3];
+        assert_eq!(
+            Parser::datagram().parse(OPTIONS, &mut slots),
+            Err(ParseError::TooManyHeaders)
+        );
+        let mut slots = [Header::EMPTY; 16];
+        assert_eq!(
+            Parser::datagram().max_size(100).parse(OPTIONS, &mut slots),
+            Err(ParseError::TooLarge)
+        );
+        assert_eq!(
+            Parser::stream()
+                .max_size(10)
+                .parse(b"OPTIONS sip:a@b SIP/2.0\r\n", &mut slots),
+            Err(ParseError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn stream_needs_content_length() {
+        let mut slots = [Header::EMPTY; 4];
+        let m = b"SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n";
+        assert_eq!(
+            Parser::stream().parse(m, &mut slots),
+            Err(ParseError::MissingContentLength)
+        );
+        let d = Parser::datagram()
+            .parse(m, &mut slots)
+            .unwrap()
+            .complete()
+            .unwrap();
+        assert_eq!(d.body, b"");
+    }
+
+    #[test]
+    fn start_line_errors() {
+        for (line, err) in [
+            (&b"INVITE  sip:a@b SIP/2.0"[..], ParseError::BadStartLine),
+            (b"INVITE sip:a@b SIP/2.0 ", ParseError::BadStartLine),
+            (b"INV(TE sip:a@b SIP/2.0", ParseError::BadMethod),
+            (b"SIP/2.0 4294967301 big", ParseError::BadStatusCode),
+            (b"SIP/2.0 20 short", ParseError::BadStatusCode),
+            (b"SIP/2.0 099 low", ParseError::BadStatusCode),
+            (b"SIP/2.x 200 OK", ParseError::BadVersion),
+            (b"HTTP/1.1 sip:a@b SIP/2.0", ParseError::BadMethod),
+        ] {
+            assert_eq!(
+                parse_start_line(line),
+                Err(err),
+                "{:?}",
+                core::str::from_utf8(line)
+            );
+        }
+        assert!(matches!(
+            parse_start_line(b"SIP/2.0 100 "),
+            Ok(StartLine::Response {
+                code: 100,
+                reason: b"",
+                ..
+            })
+        ));
+        assert!(matches!(
+            parse_start_line(b"OPTIONS sip:a@b SIP/7.0"),
+            Ok(StartLine::Request {
+                version: Version { major: 7, minor: 0 },
+                ..
+            })
+        ));
+    }
+}
