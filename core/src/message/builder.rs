@@ -242,9 +242,14 @@ impl<'a> ResponseParts<'a> {
     ) -> Result<&'o [u8], ResponseError> {
         let mut w = Writer::new(buf);
         w.status_line(self.code, self.reason.as_bytes())?;
+        // Via first, in order (§8.2.6.2; §7.3.1 recommends Via near the top so proxies
+        // find it fast), then the other copied headers in the request's order.
+        for h in request.iter().filter(|h| h.name == HeaderName::Via) {
+            write_header(&mut w, h)?;
+        }
         for h in request {
             match h.name {
-                HeaderName::Via | HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
+                HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     write_header(&mut w, h)?
                 }
                 HeaderName::Timestamp if self.code == 100 => write_header(&mut w, h)?,
