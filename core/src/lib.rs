@@ -34,3 +34,4 @@
 extern crate alloc;
 
 pub mod message;
+pub mod time;

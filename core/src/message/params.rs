@@ -97,9 +97,10 @@ impl<'b> Iterator for ParamIter<'b> {
             if !self.cur.eat_sep(b';') {
                 return None;
             }
-            // Parameter names in URIs may hold escapes and `[]/:&+$` (§19.1.1 `paramchar`).
+            // Parameter names in URIs may hold escapes and `[]/:&+$()` (§19.1.1 `paramchar`).
             let name = self.cur.take_while(|b| {
-                lex::is(b, lex::TOKEN) || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$')
+                lex::is(b, lex::TOKEN)
+                    || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$' | b'(' | b')')
             });
             if name.is_empty() {
                 // `;;` — an empty parameter, skip it.
