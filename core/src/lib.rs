@@ -33,5 +33,10 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod endpoint;
 pub mod message;
+pub mod rand;
+pub mod storage;
 pub mod time;
+pub mod transaction;
+pub mod transport;

@@ -3,6 +3,7 @@
 use super::error::ParseError;
 use super::header::{Header, HeaderName};
 use super::headers::NameAddr;
+use super::lex::CommaValues;
 use super::writer::{write_header, WriteError, Writer};
 
 /// The parts of a new request outside a dialog, as §8.1.1 lists them. Everything borrowed;
@@ -195,6 +196,9 @@ impl core::fmt::Display for ResponseError {
 
 impl core::error::Error for ResponseError {}
 
+/// Writes the topmost Via value of a response, given the value as received.
+pub type TopViaWriter<'f> = dyn FnMut(&mut Writer<'_>, &[u8]) -> Result<(), WriteError> + 'f;
+
 /// A response to a received request, built per §8.2.6.
 #[derive(Clone, Copy, Debug)]
 pub struct ResponseParts<'a> {
@@ -240,12 +244,39 @@ impl<'a> ResponseParts<'a> {
         request: &[Header<'_>],
         buf: &'o mut [u8],
     ) -> Result<&'o [u8], ResponseError> {
+        self.write_with_top_via(request, buf, &mut |w, v| w.put(v))
+    }
+
+    /// Like [`write`](Self::write), but the topmost Via value is written by `top_via` (given
+    /// the value as received), so a server can add `received` and `rport` (§18.2.1).
+    pub fn write_with_top_via<'o>(
+        &self,
+        request: &[Header<'_>],
+        buf: &'o mut [u8],
+        top_via: &mut TopViaWriter<'_>,
+    ) -> Result<&'o [u8], ResponseError> {
         let mut w = Writer::new(buf);
         w.status_line(self.code, self.reason.as_bytes())?;
         // Via first, in order (§8.2.6.2; §7.3.1 recommends Via near the top so proxies
         // find it fast), then the other copied headers in the request's order.
+        let mut first = true;
         for h in request.iter().filter(|h| h.name == HeaderName::Via) {
-            write_header(&mut w, h)?;
+            if first {
+                first = false;
+                w.put(h.raw_name.as_bytes())?;
+                w.put(b": ")?;
+                for (i, v) in CommaValues::new(h.value).enumerate() {
+                    if i == 0 {
+                        top_via(&mut w, v)?;
+                    } else {
+                        w.put(b", ")?;
+                        w.put(v)?;
+                    }
+                }
+                w.put(b"\r\n")?;
+            } else {
+                write_header(&mut w, h)?;
+            }
         }
         for h in request {
             match h.name {

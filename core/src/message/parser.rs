@@ -82,6 +82,7 @@ pub struct Message<'b, 'h> {
     pub(crate) headers: &'h [Header<'b>],
     pub(crate) body: &'b [u8],
     pub(crate) head: &'b [u8],
+    pub(crate) raw: &'b [u8],
     pub(crate) len: usize,
 }
 
@@ -227,6 +228,7 @@ impl Parser {
             headers: &slots[..head.count],
             body: &buf[body_start..end],
             head: &buf[msg_start..body_start],
+            raw: &buf[msg_start..end],
             len: end,
         }))
     }

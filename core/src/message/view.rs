@@ -73,6 +73,12 @@ impl<'b, 'h> Message<'b, 'h> {
         self.head
     }
 
+    /// The whole message as received: start line, headers and body (without the CRLFs a
+    /// stream may carry before it).
+    pub fn as_bytes(&self) -> &'b [u8] {
+        self.raw
+    }
+
     /// Bytes the message took from the buffer, leading CRLFs included: on a stream, drop
     /// this many and parse the rest.
     pub fn len(&self) -> usize {

@@ -1,0 +1,437 @@
+//! The receive path: parse, validate, match to a transaction (§17.1.3, §17.2.3) or create
+//! one, and answer what cannot be processed (400, 503, 513) statelessly.
+
+use core::net::SocketAddr;
+
+use super::output::{EventKind, Pending, Region, ScratchEvent};
+use super::{Endpoint, Tx, MAX_HEADERS};
+use crate::message::builder::ResponseParts;
+use crate::message::validate::{self, Policy, Rejection};
+use crate::message::{Framing, Header, HeaderName, Message, Parser, Status};
+use crate::time::Instant;
+use crate::transaction::key::{key_method, write_sent_by, KeyHasher, KeyKind, TransactionKey};
+use crate::transaction::{Machine, ServerInviteTransaction, ServerNonInviteTransaction, SlotId};
+use crate::transport::{self, ResponseTarget, Transport};
+
+impl Endpoint<'_> {
+    pub(super) fn receive(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        self.stats.received += 1;
+        if transport::is_keepalive(bytes) {
+            return;
+        }
+        let framing = if transport.is_reliable() {
+            Framing::Stream
+        } else {
+            Framing::Datagram
+        };
+        let parser = Parser::new(framing).max_size(self.config.max_message);
+        let mut headers = [Header::EMPTY; MAX_HEADERS];
+        match parser.parse(bytes, &mut headers) {
+            Ok(Status::Complete(msg)) if msg.is_request() => {
+                self.receive_request(now, transport, local, remote, &msg)
+            }
+            Ok(Status::Complete(msg)) => self.receive_response(now, remote, transport, local, &msg),
+            Ok(Status::Partial) | Err(_) => {
+                self.stats.malformed += 1;
+                let err = match parser.parse(bytes, &mut headers) {
+                    Err(e) => e,
+                    _ => crate::message::ParseError::Truncated,
+                };
+                // §8.2 / §16.3: answer a malformed request if enough of it is readable; a
+                // malformed response is dropped (§18.1.2).
+                let mut head_slots = [Header::EMPTY; MAX_HEADERS];
+                if let Ok(Status::Complete(head)) =
+                    Parser::new(framing).parse_head(bytes, &mut head_slots)
+                {
+                    let is_ack = head.start_line.starts_with(b"ACK ");
+                    if head.is_request && !is_ack {
+                        let r = Rejection {
+                            code: err.status_code().unwrap_or(400),
+                            reason: err.reason(),
+                            header: None,
+                        };
+                        self.answer_stateless(head.headers, r, transport, local, remote);
+                    }
+                }
+            }
+        }
+    }
+
+    fn receive_request(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        msg: &Message<'_, '_>,
+    ) {
+        let method = msg.method().unwrap_or("");
+        if let Err(r) = validate::request(msg) {
+            self.stats.malformed += 1;
+            if method != "ACK" {
+                self.answer_stateless(msg.headers(), r, transport, local, remote);
+            }
+            return;
+        }
+        let Some((key, rfc2543)) = self.server_key(msg, method) else {
+            return;
+        };
+        if let Some(id) = self.table.find(key) {
+            self.retransmission_or_ack(now, id, method, msg, remote, transport, local);
+            return;
+        }
+        if method == "ACK" {
+            // No INVITE transaction: the ACK for a 2xx goes to the TU (§17.2.3, §13.3.1.4).
+            self.deliver_scratch(ScratchEvent::Ack, msg, transport, local, remote);
+            return;
+        }
+        // A new server transaction (§17.2).
+        let bytes = msg_bytes(msg);
+        if bytes.len() > self.config.max_message {
+            let r = Rejection {
+                code: 513,
+                reason: "Message Too Large",
+                header: None,
+            };
+            self.answer_stateless(msg.headers(), r, transport, local, remote);
+            return;
+        }
+        let Ok(Some(via)) = msg.top_via() else {
+            return;
+        };
+        let via_received = transport::via_received(&via, remote);
+        let target = match transport::response_target(&via, remote, transport) {
+            ResponseTarget::Addr(a) | ResponseTarget::Multicast { addr: a, .. } => a,
+            // A stream response goes back on the connection the request came on (§18.2.2);
+            // a sent-by we would have to resolve is answered at the packet's source.
+            ResponseTarget::Connection { .. } | ResponseTarget::Resolve { .. } => remote,
+        };
+        let reliable = transport.is_reliable();
+        let (machine, fx) = if method == "INVITE" {
+            let (m, fx) = ServerInviteTransaction::start(now, reliable, self.config.timers);
+            (Machine::ServerInvite(m), fx)
+        } else {
+            let (m, fx) = ServerNonInviteTransaction::start(reliable, self.config.timers);
+            (Machine::ServerNonInvite(m), fx)
+        };
+        let tx = Tx {
+            machine,
+            transport,
+            local,
+            remote: target,
+            request_len: bytes.len(),
+            response_len: 0,
+            via_received,
+            rfc2543,
+            deadline: None,
+            ending: false,
+        };
+        let id = match self.table.insert(key, tx) {
+            Ok(id) => id,
+            Err(_) => {
+                self.stats.rejected_full += 1;
+                self.answer_full(msg, transport, local, remote);
+                return;
+            }
+        };
+        self.region_mut(Region::Request(id.index))[..bytes.len()].copy_from_slice(bytes);
+        let cancels = if method == "CANCEL" {
+            self.server_key(msg, "INVITE")
+                .and_then(|(k, _)| self.table.find(k))
+                .filter(|&c| c != id)
+        } else {
+            None
+        };
+        // The machine's deliver effect is this Request event, with the CANCEL's match.
+        let fx = crate::transaction::Effects {
+            deliver: false,
+            ..fx
+        };
+        self.push(Pending::Event {
+            id,
+            kind: EventKind::Request { cancels },
+        });
+        self.apply(now, id, fx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn retransmission_or_ack(
+        &mut self,
+        now: Instant,
+        id: SlotId,
+        method: &str,
+        msg: &Message<'_, '_>,
+        remote: SocketAddr,
+        transport: Transport,
+        local: SocketAddr,
+    ) {
+        let Some(t) = self.table.get_mut(id) else {
+            return;
+        };
+        if t.ending {
+            return;
+        }
+        let fx = match (&mut t.machine, method) {
+            (Machine::ServerInvite(m), "ACK") => m.on_ack(now),
+            (Machine::ServerInvite(m), _) => m.on_request(),
+            (Machine::ServerNonInvite(m), _) => m.on_request(),
+            _ => return,
+        };
+        if fx.transmit {
+            self.stats.retransmissions += 1;
+        }
+        if fx.deliver {
+            // RFC 6026 §8.7: the ACK for a 2xx in Accepted goes to the TU.
+            self.deliver_scratch(ScratchEvent::Ack, msg, transport, local, remote);
+        }
+        self.apply(
+            now,
+            id,
+            crate::transaction::Effects {
+                deliver: false,
+                ..fx
+            },
+        );
+    }
+
+    fn receive_response(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        transport: Transport,
+        local: SocketAddr,
+        msg: &Message<'_, '_>,
+    ) {
+        if validate::response(msg).is_err() {
+            // §18.1.2: a malformed response is dropped silently.
+            self.stats.malformed += 1;
+            return;
+        }
+        let (Ok(Some(via)), Ok(cseq), Some(code)) = (msg.top_via(), msg.cseq(), msg.status())
+        else {
+            return;
+        };
+        let Some(branch) = via.branch() else {
+            self.deliver_scratch(ScratchEvent::StrayResponse, msg, transport, local, remote);
+            return;
+        };
+        // §17.1.3: the branch and the CSeq method.
+        let mut h = self.hasher(KeyKind::Client);
+        h.field(branch.as_bytes());
+        h.field(cseq.method.as_bytes());
+        let key = h.finish();
+        let Some(id) = self.table.find(key) else {
+            self.deliver_scratch(ScratchEvent::StrayResponse, msg, transport, local, remote);
+            return;
+        };
+        let bytes = msg_bytes(msg);
+        let Some(t) = self.table.get_mut(id) else {
+            return;
+        };
+        if t.ending {
+            return;
+        }
+        let fx = match &mut t.machine {
+            Machine::ClientInvite(m) => m.on_response(now, code),
+            Machine::ClientNonInvite(m) => m.on_response(now, code),
+            _ => return,
+        };
+        if (fx.deliver || fx.send_ack) && bytes.len() <= self.config.max_message {
+            t.response_len = bytes.len();
+            self.region_mut(Region::Response(id.index))[..bytes.len()].copy_from_slice(bytes);
+        }
+        self.apply(now, id, fx);
+    }
+
+    /// The server transaction key (§17.2.3): branch + sent-by + method when the branch has
+    /// the magic cookie, else the RFC 2543 fields. Returns whether it is the 2543 form.
+    pub(super) fn server_key(
+        &self,
+        msg: &Message<'_, '_>,
+        method: &str,
+    ) -> Option<(TransactionKey, bool)> {
+        let via = msg.top_via().ok()??;
+        match via.branch() {
+            // A branch of the cookie alone is not unique (RFC 4475 §3.2.1): 2543 rules.
+            Some(b) if b.len() > 7 && via.has_magic_cookie() => {
+                let mut h = self.hasher(KeyKind::Server);
+                h.field(b.as_bytes());
+                write_sent_by(&mut h, &via);
+                h.field(key_method(method).as_bytes());
+                Some((h.finish(), false))
+            }
+            _ => {
+                let is_ack = method == "ACK";
+                let to_tag = msg.to().ok()?.tag().unwrap_or("");
+                let h = self.hasher(KeyKind::Server2543);
+                let k = if is_ack {
+                    rfc2543_key(h, msg, true, to_tag)?
+                } else {
+                    rfc2543_key_method(h, msg, key_method(method), to_tag)?
+                };
+                Some((k, true))
+            }
+        }
+    }
+
+    /// Copies a message into a scratch region and queues it as a stateless event.
+    fn deliver_scratch(
+        &mut self,
+        event: ScratchEvent,
+        msg: &Message<'_, '_>,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let bytes = msg_bytes(msg);
+        let Some(r) = self.take_scratch() else {
+            return;
+        };
+        let region = self.region_mut(Region::Scratch(r));
+        let Some(dst) = region.get_mut(..bytes.len()) else {
+            self.scratch_busy[r] = false;
+            return;
+        };
+        dst.copy_from_slice(bytes);
+        self.push(Pending::Scratch {
+            region: r,
+            len: bytes.len(),
+            transport,
+            local,
+            remote,
+            event: Some(event),
+        });
+    }
+
+    /// Answers a request statelessly (no transaction) with a rejection.
+    fn answer_stateless(
+        &mut self,
+        headers: &[Header<'_>],
+        r: Rejection,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let Some(k) = self.take_scratch() else {
+            return;
+        };
+        let range = self.region_range(Region::Scratch(k));
+        match r.write(headers, &Policy::UAS, None, &mut self.arena[range]) {
+            Ok(out) => {
+                let len = out.len();
+                self.push(Pending::Scratch {
+                    region: k,
+                    len,
+                    transport,
+                    local,
+                    remote,
+                    event: None,
+                });
+            }
+            Err(_) => self.scratch_busy[k] = false,
+        }
+    }
+
+    /// §21.5.4: the table is full; 503 with Retry-After.
+    fn answer_full(
+        &mut self,
+        msg: &Message<'_, '_>,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        let Some(k) = self.take_scratch() else {
+            return;
+        };
+        let mut digits = [0u8; 10];
+        let secs = fmt_u32(self.config.retry_after, &mut digits);
+        let extra = [("Retry-After", secs)];
+        let parts = ResponseParts {
+            extra: &extra,
+            ..ResponseParts::new(503, "Service Unavailable")
+        };
+        let range = self.region_range(Region::Scratch(k));
+        match parts.write(msg.headers(), &mut self.arena[range]) {
+            Ok(out) => {
+                let len = out.len();
+                self.push(Pending::Scratch {
+                    region: k,
+                    len,
+                    transport,
+                    local,
+                    remote,
+                    event: None,
+                });
+            }
+            Err(_) => self.scratch_busy[k] = false,
+        }
+    }
+}
+
+/// The bytes of a parsed message as received.
+fn msg_bytes<'b>(msg: &Message<'b, '_>) -> &'b [u8] {
+    msg.as_bytes()
+}
+
+fn fmt_u32(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[i..]
+}
+
+/// The RFC 2543 matching key (§17.2.3): Request-URI, To tag, From tag, Call-ID, CSeq, top
+/// Via. With `ack`, the key an ACK matches: the CSeq method left out and the To tag being
+/// the one of the response the transaction sent.
+pub(super) fn rfc2543_key(
+    h: KeyHasher,
+    msg: &Message<'_, '_>,
+    ack: bool,
+    to_tag: &str,
+) -> Option<TransactionKey> {
+    if ack {
+        rfc2543_fields(h, msg, "\u{0}ACK", to_tag)
+    } else {
+        rfc2543_fields(h, msg, key_method(msg.method()?), to_tag)
+    }
+}
+
+fn rfc2543_key_method(
+    h: KeyHasher,
+    msg: &Message<'_, '_>,
+    method: &str,
+    to_tag: &str,
+) -> Option<TransactionKey> {
+    rfc2543_fields(h, msg, method, to_tag)
+}
+
+fn rfc2543_fields(
+    mut h: KeyHasher,
+    msg: &Message<'_, '_>,
+    method: &str,
+    to_tag: &str,
+) -> Option<TransactionKey> {
+    h.field(msg.request_uri()?.raw().as_bytes());
+    h.field(to_tag.as_bytes());
+    h.field(msg.from().ok()?.tag().unwrap_or("").as_bytes());
+    h.field(msg.call_id().ok()?.as_bytes());
+    let mut digits = [0u8; 10];
+    h.field(fmt_u32(msg.cseq().ok()?.seq, &mut digits));
+    h.field(method.as_bytes());
+    let via = msg.header(HeaderName::Via)?;
+    h.field(crate::message::lex::CommaValues::new(via.value).next()?);
+    Some(h.finish())
+}
