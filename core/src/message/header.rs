@@ -13,7 +13,10 @@ macro_rules! header_names {
             Other,
         }
 
-        const ALL: &[(HeaderName, &str)] = &[ $( (HeaderName::$variant, $canon), )* ];
+
+        /// Every known name, for tests.
+        #[cfg(test)]
+        const ALL: &[HeaderName] = &[ $( HeaderName::$variant, )* ];
 
         impl HeaderName {
             /// The canonical spelling (for `Other`, an empty string).
@@ -41,24 +44,7 @@ macro_rules! header_names {
                         _ => HeaderName::Other,
                     };
                 }
-                // Bucket by first letter, then compare lengths: one or two comparisons for
-                // most names, which matters on the proxy's hot path.
-                let Some(&first) = name.first() else {
-                    return HeaderName::Other;
-                };
-                let idx = first.to_ascii_lowercase().wrapping_sub(b'a') as usize;
-                let Some(bucket) = BUCKETS.get(idx) else {
-                    return HeaderName::Other;
-                };
-                for &i in bucket {
-                    let Some(&(variant, canon)) = ALL.get(i as usize) else {
-                        break;
-                    };
-                    if canon.len() == name.len() && name.eq_ignore_ascii_case(canon.as_bytes()) {
-                        return variant;
-                    }
-                }
-                HeaderName::Other
+                lookup_full(name)
             }
         }
     };
@@ -173,21 +159,93 @@ header_names! {
     WwwAuthenticate = "WWW-Authenticate";
 }
 
-const BUCKET_WIDTH: usize = 12;
-
-/// For each letter a–z, the indices into `ALL` of the names starting with it (0xFF ends).
-static BUCKETS: [[u8; BUCKET_WIDTH]; 26] = {
-    let mut t = [[0xFFu8; BUCKET_WIDTH]; 26];
-    let mut fill = [0usize; 26];
-    let mut i = 0;
-    while i < ALL.len() {
-        let b = ALL[i].1.as_bytes()[0].to_ascii_lowercase() - b'a';
-        t[b as usize][fill[b as usize]] = i as u8;
-        fill[b as usize] += 1;
-        i += 1;
+/// Finds a full (non-compact) header name: dispatch on the length, then the first letter,
+/// then one case-insensitive comparison. Generated from the table above; the test
+/// `lookup_full_and_compact` checks every name round-trips.
+fn lookup_full(name: &[u8]) -> HeaderName {
+    let Some(&first) = name.first() else {
+        return HeaderName::Other;
+    };
+    let candidate = match (name.len(), first | 0x20) {
+        (2, b't') => (HeaderName::To, "To"),
+        (3, b'v') => (HeaderName::Via, "Via"),
+        (4, b'c') => (HeaderName::CSeq, "CSeq"),
+        (4, b'd') => (HeaderName::Date, "Date"),
+        (4, b'f') => (HeaderName::From, "From"),
+        (5, b'a') => (HeaderName::Allow, "Allow"),
+        (5, b'e') => (HeaderName::Event, "Event"),
+        (5, b'r') => (HeaderName::Route, "Route"),
+        (6, b'a') => (HeaderName::Accept, "Accept"),
+        (6, b's') => (HeaderName::Server, "Server"),
+        (7, b'c') => match name[6] | 0x20 {
+            b'd' => (HeaderName::CallId, "Call-ID"),
+            b't' => (HeaderName::Contact, "Contact"),
+            _ => return HeaderName::Other,
+        },
+        (7, b'e') => (HeaderName::Expires, "Expires"),
+        (7, b'r') => (HeaderName::Require, "Require"),
+        (7, b's') => (HeaderName::Subject, "Subject"),
+        (7, b'w') => (HeaderName::Warning, "Warning"),
+        (8, b'i') => (HeaderName::Identity, "Identity"),
+        (8, b'p') => (HeaderName::Priority, "Priority"),
+        (8, b'r') => match name[2] | 0x20 {
+            b'f' => (HeaderName::ReferTo, "Refer-To"),
+            b'p' => (HeaderName::ReplyTo, "Reply-To"),
+            _ => return HeaderName::Other,
+        },
+        (9, b'c') => (HeaderName::CallInfo, "Call-Info"),
+        (9, b's') => (HeaderName::Supported, "Supported"),
+        (9, b't') => (HeaderName::Timestamp, "Timestamp"),
+        (10, b'a') => (HeaderName::AlertInfo, "Alert-Info"),
+        (10, b'e') => (HeaderName::ErrorInfo, "Error-Info"),
+        (10, b'u') => (HeaderName::UserAgent, "User-Agent"),
+        (11, b'i') => (HeaderName::InReplyTo, "In-Reply-To"),
+        (11, b'm') => (HeaderName::MinExpires, "Min-Expires"),
+        (11, b'r') => match name[10] | 0x20 {
+            b'y' => (HeaderName::ReferredBy, "Referred-By"),
+            b'r' => (HeaderName::RetryAfter, "Retry-After"),
+            _ => return HeaderName::Other,
+        },
+        (11, b'u') => (HeaderName::Unsupported, "Unsupported"),
+        (12, b'a') => (HeaderName::AllowEvents, "Allow-Events"),
+        (12, b'c') => (HeaderName::ContentType, "Content-Type"),
+        (12, b'm') => match name[11] | 0x20 {
+            b's' => (HeaderName::MaxForwards, "Max-Forwards"),
+            b'n' => (HeaderName::MimeVersion, "MIME-Version"),
+            _ => return HeaderName::Other,
+        },
+        (12, b'o') => (HeaderName::Organization, "Organization"),
+        (12, b'r') => (HeaderName::RecordRoute, "Record-Route"),
+        (13, b'a') => (HeaderName::Authorization, "Authorization"),
+        (13, b'p') => (HeaderName::ProxyRequire, "Proxy-Require"),
+        (14, b'a') => (HeaderName::AcceptContact, "Accept-Contact"),
+        (14, b'c') => (HeaderName::ContentLength, "Content-Length"),
+        (14, b'r') => (HeaderName::RejectContact, "Reject-Contact"),
+        (15, b'a') => match name[14] | 0x20 {
+            b'g' => (HeaderName::AcceptEncoding, "Accept-Encoding"),
+            b'e' => (HeaderName::AcceptLanguage, "Accept-Language"),
+            _ => return HeaderName::Other,
+        },
+        (15, b's') => (HeaderName::SessionExpires, "Session-Expires"),
+        (16, b'c') => match name[15] | 0x20 {
+            b'g' => (HeaderName::ContentEncoding, "Content-Encoding"),
+            b'e' => (HeaderName::ContentLanguage, "Content-Language"),
+            _ => return HeaderName::Other,
+        },
+        (16, b'w') => (HeaderName::WwwAuthenticate, "WWW-Authenticate"),
+        (18, b'p') => (HeaderName::ProxyAuthenticate, "Proxy-Authenticate"),
+        (19, b'a') => (HeaderName::AuthenticationInfo, "Authentication-Info"),
+        (19, b'c') => (HeaderName::ContentDisposition, "Content-Disposition"),
+        (19, b'p') => (HeaderName::ProxyAuthorization, "Proxy-Authorization"),
+        (19, b'r') => (HeaderName::RequestDisposition, "Request-Disposition"),
+        _ => return HeaderName::Other,
+    };
+    if name.eq_ignore_ascii_case(candidate.1.as_bytes()) {
+        candidate.0
+    } else {
+        HeaderName::Other
     }
-    t
-};
+}
 
 impl HeaderName {
     /// Whether the header's grammar is a comma-separated list, so that several values may
@@ -340,6 +398,24 @@ mod tests {
             assert_eq!(HeaderName::from_bytes(&[c]), h);
             assert_eq!(h.compact(), Some(c));
             assert_eq!(HeaderName::from_bytes(h.as_str().as_bytes()), h);
+        }
+    }
+
+    #[test]
+    fn every_name_round_trips_in_any_case() {
+        let mut lower = [0u8; 32];
+        for &h in ALL {
+            let name = h.as_str().as_bytes();
+            assert_eq!(HeaderName::from_bytes(name), h);
+            let l = &mut lower[..name.len()];
+            l.copy_from_slice(name);
+            l.make_ascii_lowercase();
+            assert_eq!(HeaderName::from_bytes(l), h);
+            l.make_ascii_uppercase();
+            assert_eq!(HeaderName::from_bytes(l), h);
+            // One letter off is not the header.
+            l[l.len() / 2] ^= 0x01;
+            assert_ne!(HeaderName::from_bytes(l), h);
         }
     }
 

@@ -18,6 +18,11 @@ pub(crate) const UNRESERVED: u8 = 1 << 3;
 pub(crate) const LWS: u8 = 1 << 4;
 /// Hex digits.
 pub(crate) const HEX: u8 = 1 << 5;
+/// Parameter-name characters: token plus the URI `paramchar` extras `[ ] / : & $ ( )`.
+pub(crate) const PNAME: u8 = 1 << 6;
+/// Bytes that may appear in an unquoted parameter value as read lazily: anything but white
+/// space, `;` and `,`.
+pub(crate) const PVALUE: u8 = 1 << 7;
 
 const fn class_table() -> [u8; 256] {
     let mut t = [0u8; 256];
@@ -63,6 +68,12 @@ const fn class_table() -> [u8; 256] {
         }
         if b.is_ascii_hexdigit() {
             f |= HEX;
+        }
+        if f & TOKEN != 0 || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$' | b'(' | b')') {
+            f |= PNAME;
+        }
+        if f & LWS == 0 && b != b';' && b != b',' {
+            f |= PVALUE;
         }
         t[c] = f;
         c += 1;

@@ -66,12 +66,18 @@ impl<'b> Params<'b> {
     /// The first parameter called `name` (case-insensitive): `Some(None)` when it is present
     /// without a value, `None` when absent.
     pub fn get(&self, name: &str) -> Option<Option<&'b [u8]>> {
-        self.iter().find(|p| p.is(name)).map(|p| p.value)
+        let mut cur = Cursor::new(self.raw);
+        while let Some((n, v)) = next_raw(&mut cur) {
+            if n.eq_ignore_ascii_case(name.as_bytes()) {
+                return Some(v);
+            }
+        }
+        None
     }
 
     /// Whether a parameter called `name` is present.
     pub fn contains(&self, name: &str) -> bool {
-        self.iter().any(|p| p.is(name))
+        self.get(name).is_some()
     }
 }
 
@@ -93,34 +99,38 @@ impl<'b> Iterator for ParamIter<'b> {
     type Item = Param<'b>;
 
     fn next(&mut self) -> Option<Param<'b>> {
-        loop {
-            if !self.cur.eat_sep(b';') {
-                return None;
-            }
-            // Parameter names in URIs may hold escapes and `[]/:&+$()` (§19.1.1 `paramchar`).
-            let name = self.cur.take_while(|b| {
-                lex::is(b, lex::TOKEN)
-                    || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$' | b'(' | b')')
-            });
-            if name.is_empty() {
-                // `;;` — an empty parameter, skip it.
-                continue;
-            }
-            let name = lex::ascii(name)?;
-            let value = if self.cur.eat_sep(b'=') {
-                let start = self.cur.pos();
-                if self.cur.peek() == Some(b'"') {
-                    self.cur.quoted_string()?;
-                } else {
-                    self.cur
-                        .take_while(|b| !lex::is(b, lex::LWS) && b != b';' && b != b',');
-                }
-                Some(&self.cur.buf()[start..self.cur.pos()])
-            } else {
-                None
-            };
-            return Some(Param { name, value });
+        let (name, value) = next_raw(&mut self.cur)?;
+        Some(Param {
+            name: lex::ascii(name)?,
+            value,
+        })
+    }
+}
+
+/// The next `;name[=value]` at the cursor, names as bytes (empty `;;` skipped).
+#[inline]
+fn next_raw<'b>(cur: &mut Cursor<'b>) -> Option<(&'b [u8], Option<&'b [u8]>)> {
+    loop {
+        if !cur.eat_sep(b';') {
+            return None;
         }
+        // Parameter names in URIs may hold escapes and `[]/:&+$()` (§19.1.1 `paramchar`).
+        let name = cur.take_class(lex::PNAME);
+        if name.is_empty() {
+            continue;
+        }
+        let value = if cur.eat_sep(b'=') {
+            let start = cur.pos();
+            if cur.peek() == Some(b'"') {
+                cur.quoted_string()?;
+            } else {
+                cur.take_class(lex::PVALUE);
+            }
+            Some(&cur.buf()[start..cur.pos()])
+        } else {
+            None
+        };
+        return Some((name, value));
     }
 }
 

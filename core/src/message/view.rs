@@ -123,10 +123,10 @@ impl<'b, 'h> Message<'b, 'h> {
 
     /// The topmost Via value (§8.1.1.7, §18.2.1), parsed; `Ok(None)` if there is no Via.
     pub fn top_via(&self) -> Result<Option<Via<'b>>, ParseError> {
-        match self.values(HeaderName::Via).next() {
+        match self.header(HeaderName::Via) {
             None => Ok(None),
-            Some(v) => Via::parse(v)
-                .map(Some)
+            Some(h) => Via::parse_first(h.value)
+                .map(|(via, _)| Some(via))
                 .ok_or(ParseError::BadHeaderValue(HeaderName::Via)),
         }
     }

@@ -24,31 +24,42 @@ impl<'b> NameAddr<'b> {
     pub fn parse(value: &'b [u8]) -> Option<NameAddr<'b>> {
         let mut c = Cursor::new(value);
         c.skip_lws();
-        let has_angle = contains_unquoted_angle(value);
+        let start = c.pos();
+        // name-addr = [ display-name ] LAQUOT addr-spec RAQUOT; display-name = *(token LWS)
+        // / quoted-string. A token followed by `:` is a URI scheme: the addr-spec form.
         let mut display = None;
-        let uri;
-        if has_angle {
-            // name-addr = [ display-name ] LAQUOT addr-spec RAQUOT
-            let start = c.pos();
-            if c.peek() == Some(b'"') {
+        let bracketed = match c.peek() {
+            Some(b'"') => {
                 c.quoted_string()?;
                 display = Some(&value[start..c.pos()]);
                 c.skip_lws();
-            } else {
-                // display-name = *(token LWS): tokens separated by white space only.
+                true
+            }
+            Some(b'<') => true,
+            _ => {
                 let mut end = start;
-                while c.peek() != Some(b'<') {
+                loop {
                     let t = c.take_class(TOKEN);
                     if t.is_empty() {
-                        return None;
+                        break;
+                    }
+                    if c.peek() == Some(b':') && end == start {
+                        break;
                     }
                     end = c.pos();
                     c.skip_lws();
                 }
-                if end > start {
-                    display = Some(&value[start..end]);
+                if c.peek() == Some(b'<') {
+                    display = (end > start).then(|| &value[start..end]);
+                    true
+                } else {
+                    c = Cursor::new(value);
+                    c.skip_lws();
+                    false
                 }
             }
+        };
+        let uri = if bracketed {
             if !c.eat(b'<') {
                 return None;
             }
@@ -56,7 +67,7 @@ impl<'b> NameAddr<'b> {
             if !c.eat(b'>') {
                 return None;
             }
-            uri = Uri::parse(inner).ok()?;
+            Uri::parse(inner).ok()?
         } else {
             // addr-spec alone: a URI with `;`, `?` or `,` must be bracketed (§20.10), so the
             // URI ends at the first `;` or white space, and `?` may not appear.
@@ -64,8 +75,8 @@ impl<'b> NameAddr<'b> {
             if inner.contains(&b'?') || inner.contains(&b',') {
                 return None;
             }
-            uri = Uri::parse(inner).ok()?;
-        }
+            Uri::parse(inner).ok()?
+        };
         let params_start = c.pos();
         params::scan(&mut c)?;
         let params = Params::new(&value[params_start..c.pos()]);
@@ -76,7 +87,7 @@ impl<'b> NameAddr<'b> {
         Some(NameAddr {
             display,
             uri,
-            bracketed: has_angle,
+            bracketed,
             params,
         })
     }
@@ -109,23 +120,6 @@ impl<'b> NameAddr<'b> {
             }
         }
     }
-}
-
-fn contains_unquoted_angle(v: &[u8]) -> bool {
-    let mut in_quote = false;
-    let mut i = 0;
-    while i < v.len() {
-        match v[i] {
-            b'\\' if in_quote => i += 1,
-            b'"' => in_quote = !in_quote,
-            b'<' if !in_quote => return true,
-            _ => {}
-        }
-        i += 1;
-    }
-    // An unterminated quote with a `<` inside it (RFC 4475 quotbal) must fail to parse, so
-    // report the bracket: the quoted-string reader then finds the quote unbalanced.
-    in_quote
 }
 
 /// qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), in thousandths.

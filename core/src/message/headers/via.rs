@@ -2,8 +2,8 @@
 
 use core::net::IpAddr;
 
-use crate::message::lex::{self, Cursor};
-use crate::message::params::{self, Params};
+use crate::message::lex::{self, Cursor, TOKEN};
+use crate::message::params::Params;
 use crate::message::uri::{self, Host};
 
 /// The magic cookie that starts an RFC 3261 branch (§8.1.1.7).
@@ -24,11 +24,25 @@ pub struct Via<'b> {
     pub port: Option<u16>,
     /// The via-params, from the first `;`.
     pub params: Params<'b>,
+    // The via-params the stack reads, found in the one pass that validates the list.
+    branch: Option<&'b str>,
+    received: Option<IpAddr>,
+    rport: Option<Option<u16>>,
+    maddr: Option<&'b str>,
+    ttl: Option<u8>,
 }
 
 impl<'b> Via<'b> {
     /// Parses one Via value (one element of the comma-separated list).
     pub fn parse(value: &'b [u8]) -> Option<Via<'b>> {
+        let (via, rest) = Self::parse_first(value)?;
+        rest.is_empty().then_some(via)
+    }
+
+    /// Parses the first Via value of a header line and returns it with the rest of the line
+    /// after the comma (empty if it was the only value). Reading the top Via this way does
+    /// not split the whole line first.
+    pub fn parse_first(value: &'b [u8]) -> Option<(Via<'b>, &'b [u8])> {
         let mut c = Cursor::new(value);
         c.skip_lws();
         let protocol = c.token()?;
@@ -47,86 +61,118 @@ impl<'b> Via<'b> {
             return None;
         }
         let (host, port) = uri::parse_host_port(&mut c)?;
-        let params_start = c.pos();
-        params::scan(&mut c)?;
-        let params = Params::new(&value[params_start..c.pos()]);
-        c.skip_lws();
-        if !c.at_end() {
-            return None;
-        }
-        // Typed via-params must be well formed where present (§25.1 via-ttl, via-received).
-        let via = Via {
+        let mut via = Via {
             protocol,
             version,
             transport,
             host,
             port,
-            params,
+            params: Params::default(),
+            branch: None,
+            received: None,
+            rport: None,
+            maddr: None,
+            ttl: None,
         };
-        if let Some(v) = params.get("ttl") {
-            lex::parse_u64(v?, 255)?;
-        }
-        if let Some(v) = params.get("received") {
-            core::str::from_utf8(v?).ok()?.parse::<IpAddr>().ok()?;
-        }
-        if let Some(Some(v)) = params.get("rport") {
-            lex::parse_u64(v, 65535)?;
-        }
-        if let Some(v) = params.get("branch") {
-            if !lex::is_token(v?) {
+        let params_start = c.pos();
+        // *( SEMI via-params ), in one pass; the typed ones must be well formed (§25.1).
+        while c.eat_sep(b';') {
+            let name = c.take_class(TOKEN);
+            if name.is_empty() {
                 return None;
             }
+            let value = if c.eat_sep(b'=') {
+                if c.peek() == Some(b'"') {
+                    Some(c.quoted_string()?)
+                } else {
+                    let v = c.take_while(|b| lex::is(b, TOKEN) || matches!(b, b'[' | b']' | b':'));
+                    if v.is_empty() {
+                        return None;
+                    }
+                    Some(v)
+                }
+            } else {
+                None
+            };
+            via.read_param(name, value)?;
         }
-        Some(via)
+        via.params = Params::new(&value[params_start..c.pos()]);
+        c.skip_lws();
+        let rest = if c.eat(b',') {
+            c.skip_lws();
+            &value[c.pos()..]
+        } else if c.at_end() {
+            &[][..]
+        } else {
+            return None;
+        };
+        Some((via, rest))
+    }
+
+    /// Records a via-param the stack reads; `None` if it is malformed.
+    fn read_param(&mut self, name: &'b [u8], value: Option<&'b [u8]>) -> Option<()> {
+        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        match name.len() {
+            6 if is("branch") && self.branch.is_none() => {
+                self.branch = Some(lex::ascii(value?)?);
+            }
+            8 if is("received") && self.received.is_none() => {
+                // via-received = "received" EQUAL (IPv4address / IPv6address)
+                self.received = Some(lex::ascii(value?)?.parse().ok()?);
+            }
+            5 if is("rport") && self.rport.is_none() => {
+                self.rport = Some(match value {
+                    None => None,
+                    Some(v) => Some(lex::parse_u64(v, 65535)? as u16),
+                });
+            }
+            5 if is("maddr") && self.maddr.is_none() => {
+                self.maddr = Some(lex::ascii(value?)?);
+            }
+            3 if is("ttl") && self.ttl.is_none() => {
+                self.ttl = Some(lex::parse_u64(value?, 255)? as u8);
+            }
+            _ => {}
+        }
+        Some(())
     }
 
     /// The branch parameter (§8.1.1.7).
     pub fn branch(&self) -> Option<&'b str> {
-        self.param_str("branch")
+        self.branch
     }
 
     /// Whether the branch starts with the RFC 3261 magic cookie `z9hG4bK` (§8.1.1.7); when it
     /// does not, the RFC 2543 matching rules of §17.2.3 apply.
     pub fn has_magic_cookie(&self) -> bool {
-        self.branch().is_some_and(|b| b.starts_with(MAGIC_COOKIE))
+        self.branch.is_some_and(|b| b.starts_with(MAGIC_COOKIE))
     }
 
     /// The `received` parameter (§18.2.1).
     pub fn received(&self) -> Option<IpAddr> {
-        self.param_str("received")?.parse().ok()
+        self.received
     }
 
     /// The `rport` parameter (RFC 3581): `Some(None)` when present without a value (the
     /// client asks for it), `Some(Some(port))` when filled in by a server.
     pub fn rport(&self) -> Option<Option<u16>> {
-        match self.params.get("rport")? {
-            None => Some(None),
-            Some(v) => Some(lex::parse_u64(v, 65535).map(|p| p as u16)),
-        }
+        self.rport
     }
 
     /// The `maddr` parameter.
     pub fn maddr(&self) -> Option<&'b str> {
-        self.param_str("maddr")
+        self.maddr
     }
 
     /// The `ttl` parameter.
     pub fn ttl(&self) -> Option<u8> {
-        self.params
-            .get("ttl")?
-            .and_then(|v| lex::parse_u64(v, 255))
-            .map(|t| t as u8)
+        self.ttl
     }
 
-    /// Whether the transport is reliable (TCP, TLS, SCTP, WS, WSS) for §17 timer purposes.
+    /// Whether the transport is reliable (TCP, TLS, SCTP, WS, WSS) for §17 timer purposes;
+    /// an unknown transport token counts as unreliable, the safe side (retransmit).
     pub fn is_reliable(&self) -> bool {
-        !self.transport.eq_ignore_ascii_case("UDP")
-    }
-
-    fn param_str(&self, name: &str) -> Option<&'b str> {
-        self.params
-            .get(name)?
-            .and_then(|v| core::str::from_utf8(v).ok())
+        crate::transport::Transport::from_token(self.transport).is_some_and(|t| t.is_reliable())
     }
 }
 
