@@ -41,6 +41,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod endpoint_node;
 mod label;
 mod ladder;
 mod link;
@@ -54,6 +55,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
 
+pub use endpoint_node::{EndpointNode, OwnedEvent, TransactionUser};
 pub use label::start_line_label;
 pub use link::LinkConfig;
 pub use node::{Node, NodeId, Packet, Transport};

@@ -44,6 +44,8 @@ use output::{EventKind, Pending, Queue, Region};
 
 /// The most header lines the endpoint reads in one message it receives.
 pub const MAX_HEADERS: usize = 64;
+/// The most outputs one input or one timer firing queues.
+const MAX_OUTPUTS_PER_INPUT: usize = 6;
 /// Scratch regions in the arena for stateless messages (503s, 400s, stray messages).
 const SCRATCH_REGIONS: usize = 4;
 
@@ -250,6 +252,11 @@ impl<'s> Endpoint<'s> {
         self.table.len()
     }
 
+    /// The transactions in the table, for inspection.
+    pub fn transaction_ids(&self) -> impl Iterator<Item = TransactionId> + '_ {
+        self.table.iter().map(|(id, _)| TransactionId(id))
+    }
+
     /// The transaction capacity.
     pub fn capacity(&self) -> usize {
         self.table.capacity()
@@ -290,6 +297,11 @@ impl<'s> Endpoint<'s> {
         // machine that would not, never a limit in practice.
         let bound = 8 * self.table.capacity() + 8;
         for _ in 0..bound {
+            // Back-pressure: fire only what the queue can take; the rest stay due, and the
+            // next `Output::Timeout` (already past) asks for another call at once.
+            if self.queue.free() < MAX_OUTPUTS_PER_INPUT {
+                break;
+            }
             let Some(id) = self.table.due(now) else {
                 break;
             };
@@ -409,6 +421,7 @@ impl<'s> Endpoint<'s> {
         if t.ending || t.machine.is_client() {
             return Err(EndpointError::InvalidState);
         }
+        self.preserve_pending_response(tx.0)?;
         let len = self.write_response(tx.0, &t, parts)?;
         let code = parts.code;
         let t = self
@@ -428,6 +441,37 @@ impl<'s> Endpoint<'s> {
         if rfc2543 && code >= 300 {
             if let Some(k) = self.rfc2543_ack_alias(tx.0) {
                 self.table.add_alias(tx.0, k);
+            }
+        }
+        Ok(())
+    }
+
+    /// A response still waiting in the queue would be overwritten by the next one (a 180
+    /// and a 486 sent in one go): move it to a scratch region first.
+    fn preserve_pending_response(&mut self, id: SlotId) -> Result<(), EndpointError> {
+        let waiting = self.queue.iter_mut().any(
+            |p| matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id),
+        );
+        if !waiting {
+            return Ok(());
+        }
+        let t = *self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let r = self.take_scratch().ok_or(EndpointError::Busy)?;
+        let from = self.region_range(Region::Response(id.index));
+        let to = self.region_range(Region::Scratch(r));
+        self.arena
+            .copy_within(from.start..from.start + t.response_len, to.start);
+        for p in self.queue.iter_mut() {
+            if matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id) {
+                *p = Pending::Scratch {
+                    region: r,
+                    len: t.response_len,
+                    transport: t.transport,
+                    local: t.local,
+                    remote: t.remote,
+                    event: None,
+                };
+                break;
             }
         }
         Ok(())
@@ -604,11 +648,25 @@ impl<'s> Endpoint<'s> {
     }
 
     fn push(&mut self, p: Pending) {
-        // The queue holds far more than one input can produce; if the caller does not drain
-        // it, the oldest output is the one lost (its retransmission timer recovers it).
-        if self.queue.push(p).is_err() {
-            self.queue.pop();
-            let _ = self.queue.push(p);
+        // One input queues at most MAX_OUTPUTS_PER_INPUT items and timers wait for room, so
+        // the queue only overflows when the caller does not drain it. Then the new item is
+        // lost (a retransmission recovers a lost transmit), except that a transaction that
+        // ends is still freed, so the table never leaks.
+        if let Err(p) = self.queue.push(p) {
+            match p {
+                Pending::Event {
+                    id,
+                    kind: EventKind::Terminated,
+                } => {
+                    self.table.remove(id);
+                }
+                Pending::Scratch { region, .. } => {
+                    if let Some(b) = self.scratch_busy.get_mut(region) {
+                        *b = false;
+                    }
+                }
+                _ => {}
+            }
         }
     }
 

@@ -166,6 +166,21 @@ impl Queue {
         Ok(())
     }
 
+    /// Free places.
+    pub(crate) fn free(&self) -> usize {
+        QUEUE - self.len
+    }
+
+    /// The pending items, oldest first, to rewrite in place.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
+        let (head, len) = (self.head, self.len);
+        let (a, b) = self.items.split_at_mut(head);
+        b.iter_mut()
+            .chain(a.iter_mut())
+            .take(len)
+            .filter_map(Option::as_mut)
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Pending> {
         if self.len == 0 {
             return None;
