@@ -225,8 +225,8 @@ proptest! {
         let extra: Vec<(String, Vec<u8>)> = m
             .headers()
             .iter()
-            .filter(|h| h.raw_name.starts_with("X-"))
-            .map(|h| (h.raw_name.to_string(), h.value.to_vec()))
+            .filter(|h| h.raw_name.starts_with(b"X-"))
+            .map(|h| (h.name_str().unwrap().to_string(), h.value.to_vec()))
             .collect();
         let want: Vec<(String, Vec<u8>)> =
             r.extra.iter().map(|(n, v)| (n.clone(), v.clone().into_bytes())).collect();

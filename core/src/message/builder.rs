@@ -263,7 +263,7 @@ impl<'a> ResponseParts<'a> {
         for h in request.iter().filter(|h| h.name == HeaderName::Via) {
             if first {
                 first = false;
-                w.put(h.raw_name.as_bytes())?;
+                w.put(h.raw_name)?;
                 w.put(b": ")?;
                 for (i, v) in CommaValues::new(h.value).enumerate() {
                     if i == 0 {
@@ -285,7 +285,7 @@ impl<'a> ResponseParts<'a> {
                 }
                 HeaderName::Timestamp if self.code == 100 => write_header(&mut w, h)?,
                 HeaderName::To => {
-                    w.header(h.raw_name, h.value)?;
+                    write_header(&mut w, h)?;
                     if self.code != 100 {
                         if let Some(tag) = self.to_tag {
                             // Adding a tag needs the To to parse; an unparsable To is sent

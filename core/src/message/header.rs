@@ -338,24 +338,31 @@ impl HeaderName {
 pub struct Header<'b> {
     /// The recognised name, or [`HeaderName::Other`].
     pub name: HeaderName,
-    /// The name as written in the message.
-    pub raw_name: &'b str,
+    /// The name as written in the message: a `token` (§7.3, §25.1), so ASCII; see
+    /// [`Header::name_str`] for it as `str`.
+    pub raw_name: &'b [u8],
     /// The value as written, trimmed of surrounding white space.
     pub value: &'b [u8],
 }
 
-impl Header<'_> {
+impl<'b> Header<'b> {
     /// An empty slot, to initialise the caller's header array.
     pub const EMPTY: Header<'static> = Header {
         name: HeaderName::Other,
-        raw_name: "",
+        raw_name: b"",
         value: b"",
     };
+
+    /// The name as written, as `str`: always `Some` for a header the parser produced (a
+    /// `token` is ASCII), `None` only for a hand-built header whose name is not UTF-8.
+    pub fn name_str(&self) -> Option<&'b str> {
+        core::str::from_utf8(self.raw_name).ok()
+    }
 
     /// Whether this header is called `name` (case-insensitive; compact forms count).
     pub fn is(&self, name: &str) -> bool {
         match self.name {
-            HeaderName::Other => self.raw_name.eq_ignore_ascii_case(name),
+            HeaderName::Other => self.raw_name.eq_ignore_ascii_case(name.as_bytes()),
             known => {
                 known.as_str().eq_ignore_ascii_case(name)
                     || (name.len() == 1
@@ -423,13 +430,13 @@ mod tests {
     fn header_is() {
         let h = Header {
             name: HeaderName::Via,
-            raw_name: "v",
+            raw_name: b"v",
             value: b"",
         };
         assert!(h.is("Via") && h.is("v") && h.is("V") && !h.is("To"));
         let h = Header {
             name: HeaderName::Other,
-            raw_name: "X-Foo",
+            raw_name: b"X-Foo",
             value: b"",
         };
         assert!(h.is("x-foo"));

@@ -285,7 +285,7 @@ impl Parser {
                 None => return self.need_more(buf.len() - msg_start),
                 Some(_) => return Err(ParseError::BadHeaderLine),
             }
-            let raw_name = lex::ascii(&line[..name_len]).ok_or(ParseError::BadHeaderLine)?;
+            let raw_name = &line[..name_len];
             // The value runs to the end of the line, and on over continuation lines that
             // start with white space.
             let value_start = pos + colon + 1;
@@ -305,7 +305,7 @@ impl Parser {
                 }
             };
             let value = lex::trim(&buf[value_start..next]);
-            let name = HeaderName::from_bytes(raw_name.as_bytes());
+            let name = HeaderName::from_bytes(raw_name);
             if name == HeaderName::ContentLength && frame_body {
                 // §20.14: Content-Length = 1*DIGIT; several differing values cannot frame.
                 let n = lex::parse_u64(value, u64::from(u32::MAX))

@@ -190,5 +190,8 @@ impl Message<'_, '_> {
 
 /// Writes one header line as it was received.
 pub(crate) fn write_header(w: &mut Writer<'_>, h: &Header<'_>) -> Result<(), WriteError> {
-    w.header(h.raw_name, h.value)
+    w.put(h.raw_name)?;
+    w.put(b": ")?;
+    w.put(h.value)?;
+    w.put(b"\r\n")
 }
