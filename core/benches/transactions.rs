@@ -101,12 +101,21 @@ impl Wire {
         if let Some((tx, invite)) = answer {
             let tag = Some("uas1");
             if invite {
-                let ringing = ResponseParts { to_tag: tag, ..ResponseParts::new(180, "Ringing") };
+                let ringing = ResponseParts {
+                    to_tag: tag,
+                    ..ResponseParts::new(180, "Ringing")
+                };
                 self.server.respond(now, tx, &ringing).unwrap();
-                let fin = ResponseParts { to_tag: tag, ..ResponseParts::new(invite_final, "Busy Here") };
+                let fin = ResponseParts {
+                    to_tag: tag,
+                    ..ResponseParts::new(invite_final, "Busy Here")
+                };
                 self.server.respond(now, tx, &fin).unwrap();
             } else {
-                let ok = ResponseParts { to_tag: tag, ..ResponseParts::new(200, "OK") };
+                let ok = ResponseParts {
+                    to_tag: tag,
+                    ..ResponseParts::new(200, "OK")
+                };
                 self.server.respond(now, tx, &ok).unwrap();
             }
             moved = true;
@@ -117,7 +126,15 @@ impl Wire {
             (&mut self.client, self.a, self.b)
         };
         for (bytes, transport) in to_deliver {
-            dst.handle(now, Input::Received { transport, local, remote, bytes: &bytes });
+            dst.handle(
+                now,
+                Input::Received {
+                    transport,
+                    local,
+                    remote,
+                    bytes: &bytes,
+                },
+            );
             moved = true;
         }
         moved
@@ -127,10 +144,24 @@ impl Wire {
         let parts = RequestParts {
             method,
             request_uri: "sip:bob@192.0.2.20",
-            via: SentBy { transport: "UDP", host: "", port: None, branch: "", rport: false },
+            via: SentBy {
+                transport: "UDP",
+                host: "",
+                port: None,
+                branch: "",
+                rport: false,
+            },
             max_forwards: 70,
-            to: Address { display: Some("Bob"), uri: "sip:bob@biloxi.example.com", tag: None },
-            from: Address { display: Some("Alice"), uri: "sip:alice@atlanta.example.com", tag: Some("1928301774") },
+            to: Address {
+                display: Some("Bob"),
+                uri: "sip:bob@biloxi.example.com",
+                tag: None,
+            },
+            from: Address {
+                display: Some("Alice"),
+                uri: "sip:alice@atlanta.example.com",
+                tag: Some("1928301774"),
+            },
             call_id: "a84b4c76e66710@pc33.atlanta.example.com",
             cseq,
             contact: Some("sip:alice@192.0.2.10"),
@@ -139,7 +170,11 @@ impl Wire {
             content_type: None,
             body: b"",
         };
-        let dest = Destination { transport, local: self.a, remote: self.b };
+        let dest = Destination {
+            transport,
+            local: self.a,
+            remote: self.b,
+        };
         self.client.send_request(self.now, dest, &parts).unwrap();
         for _ in 0..16 {
             let c = self.pump(true, 486);

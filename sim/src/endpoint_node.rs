@@ -221,6 +221,18 @@ impl<U: TransactionUser> Node for EndpointNode<U> {
                 let mut buf = self.streams.remove(&packet.src).unwrap_or_default();
                 buf.extend_from_slice(&packet.bytes);
                 loop {
+                    // RFC 5626 §4.4.1: a double-CRLF ping is answered with a single CRLF pong;
+                    // a lone CRLF (a pong, or stray line ends) is dropped.
+                    if buf.starts_with(b"\r\n\r\n") {
+                        buf.drain(..4);
+                        self.outbox
+                            .push_back(Packet::tcp(self.addr, packet.src, &b"\r\n"[..]));
+                        continue;
+                    }
+                    if buf.starts_with(b"\r\n") && buf.len() > 2 && buf[2] != b'\r' {
+                        buf.drain(..2);
+                        continue;
+                    }
                     let mut slots = [Header::EMPTY; 64];
                     let len = match Parser::stream().parse(&buf, &mut slots) {
                         Ok(Status::Complete(m)) => m.len(),

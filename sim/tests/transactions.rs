@@ -623,6 +623,140 @@ fn rfc2543_invite_retransmission_and_ack_match_by_fields() {
     assert_eq!(node.endpoint().transactions(), 0);
 }
 
+#[test]
+fn badbranch_is_matched_by_rfc2543_rules() {
+    let msg = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/data/rfc4475/badbranch.dat"
+    ))
+    .unwrap();
+    let mut sim = Sim::new(10);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.1:5060"));
+    peer.send_at(Instant::ZERO, Transport::Udp, addr(BOB), msg.clone());
+    peer.send_at(Instant::from_millis(500), Transport::Udp, addr(BOB), msg);
+    let p = sim.add_node("peer", Box::new(peer));
+    let b = sim.add_node(
+        "bob",
+        Box::new(EndpointNode::new(
+            addr(BOB),
+            config(10),
+            8,
+            ServerTu::new(486),
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(ms(1)));
+    sim.run().unwrap();
+    assert_eq!(
+        sim.node::<EndpointNode<ServerTu>>(b)
+            .tu()
+            .requests
+            .values()
+            .sum::<usize>(),
+        1
+    );
+    let got: Vec<u16> = sim
+        .node::<ScriptedPeer>(p)
+        .received()
+        .iter()
+        .map(|(_, pk)| status(&pk.bytes))
+        .collect();
+    assert_eq!(
+        got,
+        [200, 200],
+        "the retransmission is answered from the transaction"
+    );
+}
+
+#[test]
+fn large_request_over_udp_goes_over_tcp() {
+    let mut sim = Sim::new(12);
+    let big = Config {
+        max_message: 4096,
+        ..config(12)
+    };
+    let a = sim.add_node(
+        "alice",
+        Box::new(EndpointNode::new(addr(ALICE), big, 8, ClientTu::default())),
+    );
+    let b = sim.add_node("bob", Box::new(ScriptedPeer::new(addr(BOB))));
+    sim.default_link(LinkConfig::with_latency(ms(1)));
+    let body = vec![b'x'; 1200];
+    let now = sim.now();
+    sim.node_mut::<EndpointNode<ClientTu>>(a)
+        .command(now, |ep, _| {
+            let parts = RequestParts {
+                content_type: Some("text/plain"),
+                body: &body,
+                ..request("MESSAGE", "big-1", 1)
+            };
+            ep.send_request(now, dest(SipTransport::Udp), &parts)
+                .unwrap();
+        });
+    sim.run_until(Instant::from_millis(100)).unwrap();
+    let got = &sim.node::<ScriptedPeer>(b).received()[0].1;
+    // §18.1.1: over 1300 bytes with the MTU unknown: TCP, and the Via says so.
+    assert!(got.bytes.len() > 1300);
+    assert_eq!(got.transport, Transport::Tcp);
+    assert!(String::from_utf8_lossy(&got.bytes).contains("Via: SIP/2.0/TCP "));
+}
+
+#[test]
+fn responses_carry_received_and_rport_and_go_to_the_source() {
+    let mut sim = Sim::new(13);
+    let src = addr("192.0.2.30:5999");
+    let mut peer = ScriptedPeer::new(src);
+    let nat = PEER_INVITE.replace(
+        "SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKpeer1",
+        "SIP/2.0/UDP 10.0.0.1:5070;rport;branch=z9hG4bKnat1",
+    );
+    peer.send_at(Instant::ZERO, Transport::Udp, addr(BOB), nat);
+    let p = sim.add_node("carol", Box::new(peer));
+    sim.add_node(
+        "bob",
+        Box::new(EndpointNode::new(
+            addr(BOB),
+            config(13),
+            8,
+            ServerTu::new(486),
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(ms(1)));
+    sim.run_until(Instant::from_millis(100)).unwrap();
+    // §18.2.1 and RFC 3581: received and rport filled; §18.2.2: sent to the source.
+    let got = sim.node::<ScriptedPeer>(p).received();
+    assert!(!got.is_empty());
+    let text = String::from_utf8_lossy(&got[0].1.bytes);
+    assert!(
+        text.contains(
+            "Via: SIP/2.0/UDP 10.0.0.1:5070;received=192.0.2.30;rport=5999;branch=z9hG4bKnat1\r\n"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn crlf_ping_over_tcp_is_answered_with_a_pong() {
+    let mut sim = Sim::new(14);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.30:5060"));
+    peer.send_at(Instant::ZERO, Transport::Tcp, addr(BOB), &b"\r\n\r\n"[..]);
+    let p = sim.add_node("carol", Box::new(peer));
+    sim.add_node(
+        "bob",
+        Box::new(EndpointNode::new(
+            addr(BOB),
+            config(14),
+            8,
+            ServerTu::new(486),
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(ms(1)));
+    sim.run().unwrap();
+    let got = sim.node::<ScriptedPeer>(p).received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1.bytes, b"\r\n");
+    assert_eq!(got[0].1.transport, Transport::Tcp);
+}
+
 // ------------------------------------------------------------------ determinism, pcap
 
 fn lossy_run(seed: u64) -> (Vec<u8>, String) {

@@ -18,6 +18,18 @@ macro_rules! header_names {
         #[cfg(test)]
         const ALL: &[HeaderName] = &[ $( HeaderName::$variant, )* ];
 
+        /// The canonical spellings, indexed by the variants' discriminants.
+        const NAMES: &[&str] = &[ $( $canon, )* ];
+
+        /// The header whose compact form (§7.3.3) is `c`, in either case.
+        #[inline]
+        fn compact(c: u8) -> HeaderName {
+            match c | 0x20 {
+                $( $( $c => HeaderName::$variant, )? )*
+                _ => HeaderName::Other,
+            }
+        }
+
         impl HeaderName {
             /// The canonical spelling (for `Other`, an empty string).
             pub const fn as_str(&self) -> &'static str {
@@ -38,13 +50,7 @@ macro_rules! header_names {
 
             /// Looks a name up, ignoring ASCII case; compact forms included.
             pub fn from_bytes(name: &[u8]) -> HeaderName {
-                if let [c] = name {
-                    return match c.to_ascii_lowercase() {
-                        $( $( $c => HeaderName::$variant, )? )*
-                        _ => HeaderName::Other,
-                    };
-                }
-                lookup_full(name)
+                lookup_in(name, name.len())
             }
         }
     };
@@ -159,89 +165,187 @@ header_names! {
     WwwAuthenticate = "WWW-Authenticate";
 }
 
-/// Finds a full (non-compact) header name: dispatch on the length, then the first letter,
-/// then one case-insensitive comparison. Generated from the table above; the test
-/// `lookup_full_and_compact` checks every name round-trips.
-fn lookup_full(name: &[u8]) -> HeaderName {
-    let Some(&first) = name.first() else {
+/// The canonical names folded for comparison, indexed by discriminant: three little-endian
+/// words of the lowercased name, zero-padded, and three words holding `0x20` at each letter's
+/// position and `0` elsewhere.
+///
+/// A byte `b` of the input then matches the canonical byte `c` exactly when
+/// `b | fold == c`: at a letter (`fold = 0x20`), `b | 0x20 == c` holds only for the two
+/// cases of that letter (`x | 0x20` is a lowercase letter only if `x` is a letter); at a
+/// digit or `-` (`fold = 0`) it needs `b == c`. So the comparison is an exact ASCII
+/// case-insensitive one for any input bytes, not only for `token`s, eight bytes at a time.
+struct Folded {
+    lower: [[u64; 3]; NAMES.len()],
+    fold: [[u64; 3]; NAMES.len()],
+}
+
+const fn fold_names() -> Folded {
+    let mut out = Folded {
+        lower: [[0; 3]; NAMES.len()],
+        fold: [[0; 3]; NAMES.len()],
+    };
+    let mut n = 0;
+    while n < NAMES.len() {
+        let name = NAMES[n].as_bytes();
+        // Every canonical name fits three words (the longest has 19 bytes).
+        assert!(name.len() <= 24);
+        let mut i = 0;
+        while i < name.len() {
+            let b = name[i];
+            let shift = 8 * (i % 8);
+            out.lower[n][i / 8] |= (b.to_ascii_lowercase() as u64) << shift;
+            if b.is_ascii_alphabetic() {
+                out.fold[n][i / 8] |= 0x20 << shift;
+            }
+            i += 1;
+        }
+        n += 1;
+    }
+    out
+}
+
+static FOLDED: Folded = fold_names();
+
+/// Bytes `at..at + 8` of `line` as a little-endian word, with the bytes at or past `len`
+/// cleared (all of them if `at >= len`). Reads past `len` when `line` is long enough, which is
+/// the case in the parser (a name is followed by its colon and value); otherwise gathers the
+/// bytes one by one.
+#[inline(always)]
+fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
+    let left = len.saturating_sub(at);
+    if left == 0 {
+        return 0;
+    }
+    let w = match line.get(at..).and_then(|s| s.first_chunk::<8>()) {
+        Some(chunk) => u64::from_le_bytes(*chunk),
+        None => {
+            let mut w = 0u64;
+            let mut i = 0;
+            while let (true, Some(&b)) = (i < 8, line.get(at + i)) {
+                w |= u64::from(b) << (8 * i);
+                i += 1;
+            }
+            w
+        }
+    };
+    if left >= 8 {
+        w
+    } else {
+        w & ((1u64 << (8 * left)) - 1)
+    }
+}
+
+/// Whether `line[..len]` is the canonical name of `candidate`, ignoring ASCII case (see
+/// [`Folded`]). `len` is the candidate's length, at most 19.
+#[inline(always)]
+fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
+    let i = candidate as usize;
+    let (Some(lower), Some(fold)) = (FOLDED.lower.get(i), FOLDED.fold.get(i)) else {
+        return false;
+    };
+    (word_at(line, 0, len) | fold[0]) == lower[0]
+        && (len <= 8
+            || ((word_at(line, 8, len) | fold[1]) == lower[1]
+                && (len <= 16 || (word_at(line, 16, len) | fold[2]) == lower[2])))
+}
+
+/// Looks up the name `line[..len]`, reading whole words of `line` past the name when it is
+/// long enough. `len <= line.len()` is the caller's to ensure; a longer `len` finds nothing.
+#[inline]
+pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
+    match line.get(..len) {
+        Some([c]) => compact(*c),
+        Some(_) => lookup_full(line, len),
+        None => HeaderName::Other,
+    }
+}
+
+/// Finds a full (non-compact) header name `line[..len]`: dispatch on the length and the
+/// first letter (a jump table), sometimes one more letter, then one word-wise
+/// case-insensitive comparison (see [`Folded`]). The test `every_name_round_trips_in_any_case`
+/// checks every name of the table is found.
+#[inline]
+fn lookup_full(line: &[u8], len: usize) -> HeaderName {
+    let Some(&first) = line.first() else {
         return HeaderName::Other;
     };
-    let candidate = match (name.len(), first | 0x20) {
-        (2, b't') => (HeaderName::To, "To"),
-        (3, b'v') => (HeaderName::Via, "Via"),
-        (4, b'c') => (HeaderName::CSeq, "CSeq"),
-        (4, b'd') => (HeaderName::Date, "Date"),
-        (4, b'f') => (HeaderName::From, "From"),
-        (5, b'a') => (HeaderName::Allow, "Allow"),
-        (5, b'e') => (HeaderName::Event, "Event"),
-        (5, b'r') => (HeaderName::Route, "Route"),
-        (6, b'a') => (HeaderName::Accept, "Accept"),
-        (6, b's') => (HeaderName::Server, "Server"),
-        (7, b'c') => match name[6] | 0x20 {
-            b'd' => (HeaderName::CallId, "Call-ID"),
-            b't' => (HeaderName::Contact, "Contact"),
+    let at = |i: usize| line.get(i).map_or(0, |b| b | 0x20);
+    let candidate = match (len, first | 0x20) {
+        (2, b't') => HeaderName::To,
+        (3, b'v') => HeaderName::Via,
+        (4, b'c') => HeaderName::CSeq,
+        (4, b'd') => HeaderName::Date,
+        (4, b'f') => HeaderName::From,
+        (5, b'a') => HeaderName::Allow,
+        (5, b'e') => HeaderName::Event,
+        (5, b'r') => HeaderName::Route,
+        (6, b'a') => HeaderName::Accept,
+        (6, b's') => HeaderName::Server,
+        (7, b'c') => match at(6) {
+            b'd' => HeaderName::CallId,
+            b't' => HeaderName::Contact,
             _ => return HeaderName::Other,
         },
-        (7, b'e') => (HeaderName::Expires, "Expires"),
-        (7, b'r') => (HeaderName::Require, "Require"),
-        (7, b's') => (HeaderName::Subject, "Subject"),
-        (7, b'w') => (HeaderName::Warning, "Warning"),
-        (8, b'i') => (HeaderName::Identity, "Identity"),
-        (8, b'p') => (HeaderName::Priority, "Priority"),
-        (8, b'r') => match name[2] | 0x20 {
-            b'f' => (HeaderName::ReferTo, "Refer-To"),
-            b'p' => (HeaderName::ReplyTo, "Reply-To"),
+        (7, b'e') => HeaderName::Expires,
+        (7, b'r') => HeaderName::Require,
+        (7, b's') => HeaderName::Subject,
+        (7, b'w') => HeaderName::Warning,
+        (8, b'i') => HeaderName::Identity,
+        (8, b'p') => HeaderName::Priority,
+        (8, b'r') => match at(2) {
+            b'f' => HeaderName::ReferTo,
+            b'p' => HeaderName::ReplyTo,
             _ => return HeaderName::Other,
         },
-        (9, b'c') => (HeaderName::CallInfo, "Call-Info"),
-        (9, b's') => (HeaderName::Supported, "Supported"),
-        (9, b't') => (HeaderName::Timestamp, "Timestamp"),
-        (10, b'a') => (HeaderName::AlertInfo, "Alert-Info"),
-        (10, b'e') => (HeaderName::ErrorInfo, "Error-Info"),
-        (10, b'u') => (HeaderName::UserAgent, "User-Agent"),
-        (11, b'i') => (HeaderName::InReplyTo, "In-Reply-To"),
-        (11, b'm') => (HeaderName::MinExpires, "Min-Expires"),
-        (11, b'r') => match name[10] | 0x20 {
-            b'y' => (HeaderName::ReferredBy, "Referred-By"),
-            b'r' => (HeaderName::RetryAfter, "Retry-After"),
+        (9, b'c') => HeaderName::CallInfo,
+        (9, b's') => HeaderName::Supported,
+        (9, b't') => HeaderName::Timestamp,
+        (10, b'a') => HeaderName::AlertInfo,
+        (10, b'e') => HeaderName::ErrorInfo,
+        (10, b'u') => HeaderName::UserAgent,
+        (11, b'i') => HeaderName::InReplyTo,
+        (11, b'm') => HeaderName::MinExpires,
+        (11, b'r') => match at(10) {
+            b'y' => HeaderName::ReferredBy,
+            b'r' => HeaderName::RetryAfter,
             _ => return HeaderName::Other,
         },
-        (11, b'u') => (HeaderName::Unsupported, "Unsupported"),
-        (12, b'a') => (HeaderName::AllowEvents, "Allow-Events"),
-        (12, b'c') => (HeaderName::ContentType, "Content-Type"),
-        (12, b'm') => match name[11] | 0x20 {
-            b's' => (HeaderName::MaxForwards, "Max-Forwards"),
-            b'n' => (HeaderName::MimeVersion, "MIME-Version"),
+        (11, b'u') => HeaderName::Unsupported,
+        (12, b'a') => HeaderName::AllowEvents,
+        (12, b'c') => HeaderName::ContentType,
+        (12, b'm') => match at(11) {
+            b's' => HeaderName::MaxForwards,
+            b'n' => HeaderName::MimeVersion,
             _ => return HeaderName::Other,
         },
-        (12, b'o') => (HeaderName::Organization, "Organization"),
-        (12, b'r') => (HeaderName::RecordRoute, "Record-Route"),
-        (13, b'a') => (HeaderName::Authorization, "Authorization"),
-        (13, b'p') => (HeaderName::ProxyRequire, "Proxy-Require"),
-        (14, b'a') => (HeaderName::AcceptContact, "Accept-Contact"),
-        (14, b'c') => (HeaderName::ContentLength, "Content-Length"),
-        (14, b'r') => (HeaderName::RejectContact, "Reject-Contact"),
-        (15, b'a') => match name[14] | 0x20 {
-            b'g' => (HeaderName::AcceptEncoding, "Accept-Encoding"),
-            b'e' => (HeaderName::AcceptLanguage, "Accept-Language"),
+        (12, b'o') => HeaderName::Organization,
+        (12, b'r') => HeaderName::RecordRoute,
+        (13, b'a') => HeaderName::Authorization,
+        (13, b'p') => HeaderName::ProxyRequire,
+        (14, b'a') => HeaderName::AcceptContact,
+        (14, b'c') => HeaderName::ContentLength,
+        (14, b'r') => HeaderName::RejectContact,
+        (15, b'a') => match at(14) {
+            b'g' => HeaderName::AcceptEncoding,
+            b'e' => HeaderName::AcceptLanguage,
             _ => return HeaderName::Other,
         },
-        (15, b's') => (HeaderName::SessionExpires, "Session-Expires"),
-        (16, b'c') => match name[15] | 0x20 {
-            b'g' => (HeaderName::ContentEncoding, "Content-Encoding"),
-            b'e' => (HeaderName::ContentLanguage, "Content-Language"),
+        (15, b's') => HeaderName::SessionExpires,
+        (16, b'c') => match at(15) {
+            b'g' => HeaderName::ContentEncoding,
+            b'e' => HeaderName::ContentLanguage,
             _ => return HeaderName::Other,
         },
-        (16, b'w') => (HeaderName::WwwAuthenticate, "WWW-Authenticate"),
-        (18, b'p') => (HeaderName::ProxyAuthenticate, "Proxy-Authenticate"),
-        (19, b'a') => (HeaderName::AuthenticationInfo, "Authentication-Info"),
-        (19, b'c') => (HeaderName::ContentDisposition, "Content-Disposition"),
-        (19, b'p') => (HeaderName::ProxyAuthorization, "Proxy-Authorization"),
-        (19, b'r') => (HeaderName::RequestDisposition, "Request-Disposition"),
+        (16, b'w') => HeaderName::WwwAuthenticate,
+        (18, b'p') => HeaderName::ProxyAuthenticate,
+        (19, b'a') => HeaderName::AuthenticationInfo,
+        (19, b'c') => HeaderName::ContentDisposition,
+        (19, b'p') => HeaderName::ProxyAuthorization,
+        (19, b'r') => HeaderName::RequestDisposition,
         _ => return HeaderName::Other,
     };
-    if name.eq_ignore_ascii_case(candidate.1.as_bytes()) {
-        candidate.0
+    if matches_folded(line, len, candidate) {
+        candidate
     } else {
         HeaderName::Other
     }

@@ -305,7 +305,7 @@ impl Parser {
                 }
             };
             let value = lex::trim(&buf[value_start..next]);
-            let name = HeaderName::from_bytes(raw_name);
+            let name = super::header::lookup_in(line, name_len);
             if name == HeaderName::ContentLength && frame_body {
                 // §20.14: Content-Length = 1*DIGIT; several differing values cannot frame.
                 let n = lex::parse_u64(value, u64::from(u32::MAX))

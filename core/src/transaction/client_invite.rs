@@ -248,6 +248,23 @@ mod tests {
     }
 
     #[test]
+    fn proceeding_to_completed_and_to_accepted() {
+        let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
+        let _ = t.on_response(ms(10), 180);
+        let fx = t.on_response(ms(20), 404);
+        assert!(fx.send_ack && fx.deliver);
+        assert_eq!(t.state(), ClientInviteState::Completed);
+        assert_eq!(t.next_deadline(), Some(ms(32_020)));
+
+        let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
+        let _ = t.on_response(ms(10), 183);
+        assert_eq!(t.on_response(ms(20), 200), Effects::deliver());
+        assert_eq!(t.state(), ClientInviteState::Accepted);
+        // Provisionals after a 2xx are not passed up (Figure 5 as amended by RFC 6026).
+        assert_eq!(t.on_response(ms(30), 180), Effects::NONE);
+    }
+
+    #[test]
     fn transport_error_terminates() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
         let fx = t.on_transport_error();

@@ -194,6 +194,21 @@ mod tests {
     }
 
     #[test]
+    fn proceeding_to_completed() {
+        let (mut t, _) = ClientNonInviteTransaction::start(ms(0), false, TimerConfig::default());
+        assert_eq!(t.on_response(ms(10), 100), Effects::deliver());
+        assert_eq!(t.on_response(ms(20), 180), Effects::deliver());
+        assert_eq!(t.on_response(ms(30), 404), Effects::deliver());
+        assert_eq!(t.state(), ClientNonInviteState::Completed);
+        assert_eq!(t.next_deadline(), Some(ms(5_030)));
+        assert_eq!(
+            t.on_timeout(ms(1_000)),
+            Effects::NONE,
+            "no Timer E once Completed"
+        );
+    }
+
+    #[test]
     fn reliable_final_terminates_at_once_and_no_timer_e() {
         let (mut t, _) = ClientNonInviteTransaction::start(ms(0), true, TimerConfig::default());
         assert_eq!(t.next_deadline(), Some(ms(32_000)));
