@@ -33,6 +33,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod rand;
@@ -40,3 +41,4 @@ pub mod storage;
 pub mod time;
 pub mod transaction;
 pub mod transport;
+pub mod ua;

@@ -40,6 +40,7 @@ use crate::transaction::{
     TimerConfig,
 };
 use crate::transport::{self, Transport, ViaReceived};
+pub use output::TRANSMIT_QUEUE;
 use output::{EventKind, Pending, Queue, Region};
 
 /// The most header lines the endpoint reads in one message it receives.
@@ -183,8 +184,13 @@ pub struct Tx {
     rfc2543: bool,
     /// The slot's deadline as last registered in the table.
     deadline: Option<Instant>,
-    /// A Terminated event is queued: the slot is freed when it is polled.
+    /// A Terminated event is queued: no more inputs are taken.
     ending: bool,
+    /// Transmissions queued for this transaction and not yet polled.
+    queued_transmits: u8,
+    /// The Terminated event was delivered while transmissions were still queued: free the
+    /// slot when the last one is polled.
+    reap: bool,
 }
 
 /// The sans-IO SIP endpoint: transport rules, the four transaction state machines and
@@ -195,7 +201,8 @@ pub struct Endpoint<'s> {
     secret: (u64, u64),
     table: Table<'s, Tx>,
     arena: Storage<'s, u8>,
-    queue: Queue,
+    transmits: Queue,
+    events: Queue,
     scratch_busy: [bool; SCRATCH_REGIONS],
     stats: Stats,
 }
@@ -236,7 +243,8 @@ impl<'s> Endpoint<'s> {
             secret,
             table: Table::new(slots),
             arena,
-            queue: Queue::new(),
+            transmits: Queue::new(),
+            events: Queue::new(),
             scratch_busy: [false; SCRATCH_REGIONS],
             stats: Stats::default(),
         }
@@ -299,7 +307,9 @@ impl<'s> Endpoint<'s> {
         for _ in 0..bound {
             // Back-pressure: fire only what the queue can take; the rest stay due, and the
             // next `Output::Timeout` (already past) asks for another call at once.
-            if self.queue.free() < MAX_OUTPUTS_PER_INPUT {
+            if self.transmits.free() < MAX_OUTPUTS_PER_INPUT
+                || self.events.free() < MAX_OUTPUTS_PER_INPUT
+            {
                 break;
             }
             let Some(id) = self.table.due(now) else {
@@ -341,6 +351,8 @@ impl<'s> Endpoint<'s> {
             rfc2543: false,
             deadline: None,
             ending: false,
+            queued_transmits: 0,
+            reap: false,
         };
         let id = self
             .table
@@ -449,7 +461,7 @@ impl<'s> Endpoint<'s> {
     /// A response still waiting in the queue would be overwritten by the next one (a 180
     /// and a 486 sent in one go): move it to a scratch region first.
     fn preserve_pending_response(&mut self, id: SlotId) -> Result<(), EndpointError> {
-        let waiting = self.queue.iter_mut().any(
+        let waiting = self.transmits.iter_mut().any(
             |p| matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id),
         );
         if !waiting {
@@ -461,7 +473,7 @@ impl<'s> Endpoint<'s> {
         let to = self.region_range(Region::Scratch(r));
         self.arena
             .copy_within(from.start..from.start + t.response_len, to.start);
-        for p in self.queue.iter_mut() {
+        for p in self.transmits.iter_mut() {
             if matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id) {
                 *p = Pending::Scratch {
                     region: r,
@@ -473,6 +485,9 @@ impl<'s> Endpoint<'s> {
                 };
                 break;
             }
+        }
+        if let Some(t) = self.table.get_mut(id) {
+            t.queued_transmits = t.queued_transmits.saturating_sub(1);
         }
         Ok(())
     }
@@ -517,7 +532,7 @@ impl<'s> Endpoint<'s> {
             .get_mut(..bytes.len())
             .ok_or(EndpointError::TooLarge)?
             .copy_from_slice(bytes);
-        self.queue
+        self.transmits
             .push(Pending::Scratch {
                 region: r,
                 len: bytes.len(),
@@ -648,17 +663,36 @@ impl<'s> Endpoint<'s> {
     }
 
     fn push(&mut self, p: Pending) {
+        let to_transmits = matches!(
+            p,
+            Pending::Transmit { .. } | Pending::Ack { .. } | Pending::Scratch { event: None, .. }
+        );
+        let result = if to_transmits {
+            if let Pending::Transmit { id, .. } | Pending::Ack { id } = p {
+                if let Some(t) = self.table.get_mut(id) {
+                    t.queued_transmits = t.queued_transmits.saturating_add(1);
+                }
+            }
+            self.transmits.push(p)
+        } else {
+            self.events.push(p)
+        };
         // One input queues at most MAX_OUTPUTS_PER_INPUT items and timers wait for room, so
-        // the queue only overflows when the caller does not drain it. Then the new item is
+        // a queue only overflows when the caller does not drain it. Then the new item is
         // lost (a retransmission recovers a lost transmit), except that a transaction that
         // ends is still freed, so the table never leaks.
-        if let Err(p) = self.queue.push(p) {
+        if let Err(p) = result {
             match p {
                 Pending::Event {
                     id,
                     kind: EventKind::Terminated,
                 } => {
                     self.table.remove(id);
+                }
+                Pending::Transmit { id, .. } | Pending::Ack { id } => {
+                    if let Some(t) = self.table.get_mut(id) {
+                        t.queued_transmits = t.queued_transmits.saturating_sub(1);
+                    }
                 }
                 Pending::Scratch { region, .. } => {
                     if let Some(b) = self.scratch_busy.get_mut(region) {

@@ -138,7 +138,9 @@ pub(crate) enum Pending {
     },
 }
 
-const QUEUE: usize = 32;
+/// Capacity of each output queue (transmissions, events).
+pub const TRANSMIT_QUEUE: usize = 32;
+const QUEUE: usize = TRANSMIT_QUEUE;
 
 /// A fixed ring of pending outputs.
 #[derive(Debug)]
@@ -181,6 +183,15 @@ impl Queue {
             .filter_map(Option::as_mut)
     }
 
+    /// The oldest item.
+    pub(crate) fn front(&self) -> Option<&Pending> {
+        if self.len == 0 {
+            None
+        } else {
+            self.items[self.head].as_ref()
+        }
+    }
+
     pub(crate) fn pop(&mut self) -> Option<Pending> {
         if self.len == 0 {
             return None;
@@ -193,50 +204,86 @@ impl Queue {
 }
 
 impl Endpoint<'_> {
-    pub(super) fn next_output(&mut self) -> Option<Output<'_>> {
+    /// The next message to send, if any.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         loop {
-            let Some(p) = self.queue.pop() else {
-                return self.table.next_deadline().map(Output::Timeout);
-            };
-            match p {
-                Pending::Transmit { id, region } => {
-                    let Some(t) = self.table.get(id).copied() else {
-                        continue;
-                    };
-                    let len = match region {
-                        Region::Request(_) => t.request_len,
-                        _ => t.response_len,
-                    };
-                    let bytes = &self.region(region)[..len];
-                    return Some(Output::Transmit(Transmit {
-                        transport: t.transport,
-                        local: t.local,
-                        remote: t.remote,
+            let p = self.transmits.pop()?;
+            let (id, region) = match p {
+                Pending::Transmit { id, region } => (id, region),
+                Pending::Ack { id } => (id, Region::Poll),
+                Pending::Scratch {
+                    region,
+                    len,
+                    transport,
+                    local,
+                    remote,
+                    ..
+                } => {
+                    if let Some(b) = self.scratch_busy.get_mut(region) {
+                        *b = false;
+                    }
+                    let bytes = &self.region(Region::Scratch(region))[..len];
+                    return Some(Transmit {
+                        transport,
+                        local,
+                        remote,
                         bytes,
-                        tx: Some(TransactionId(id)),
-                    }));
+                        tx: None,
+                    });
                 }
-                Pending::Ack { id } => {
-                    let Some(t) = self.table.get(id).copied() else {
-                        continue;
-                    };
-                    let Some(len) = self.build_ack(id) else {
-                        continue;
-                    };
-                    return Some(Output::Transmit(Transmit {
-                        transport: t.transport,
-                        local: t.local,
-                        remote: t.remote,
-                        bytes: &self.region(Region::Poll)[..len],
-                        tx: Some(TransactionId(id)),
-                    }));
-                }
+                Pending::Event { .. } => continue,
+            };
+            let Some(t) = self.table.get_mut(id) else {
+                continue;
+            };
+            t.queued_transmits = t.queued_transmits.saturating_sub(1);
+            let t = *t;
+            if t.reap && t.queued_transmits == 0 {
+                // Its Terminated event was already delivered: free the slot now that its
+                // last message leaves. The bytes stay in the arena until the next input.
+                self.table.remove(id);
+            }
+            let len = match region {
+                Region::Request(_) => t.request_len,
+                Region::Poll => match self.build_ack(id, &t) {
+                    Some(n) => n,
+                    None => continue,
+                },
+                _ => t.response_len,
+            };
+            let bytes = &self.region(region)[..len];
+            return Some(Transmit {
+                transport: t.transport,
+                local: t.local,
+                remote: t.remote,
+                bytes,
+                tx: Some(TransactionId(id)),
+            });
+        }
+    }
+
+    /// The next event for the TU, if any.
+    pub fn poll_event(&mut self) -> Option<Event<'_>> {
+        loop {
+            let p = self.events.pop()?;
+            match p {
                 Pending::Event { id, kind } => {
-                    let Some(t) = self.table.get(id).copied() else {
+                    let Some(t) = self.table.get_mut(id) else {
                         continue;
                     };
+                    if kind == EventKind::Terminated {
+                        if t.queued_transmits == 0 {
+                            self.table.remove(id);
+                        } else {
+                            t.reap = true;
+                        }
+                        return Some(Event::Terminated {
+                            tx: TransactionId(id),
+                        });
+                    }
+                    let t = *t;
                     let tx = TransactionId(id);
-                    let event = match kind {
+                    return Some(match kind {
                         EventKind::Request { cancels } => Event::Request {
                             tx,
                             bytes: &self.region(Region::Request(id.index))[..t.request_len],
@@ -248,40 +295,74 @@ impl Endpoint<'_> {
                         },
                         EventKind::Timeout => Event::Timeout { tx },
                         EventKind::TransportError => Event::TransportError { tx },
-                        EventKind::Terminated => {
-                            self.table.remove(id);
-                            Event::Terminated { tx }
-                        }
-                    };
-                    return Some(Output::Event(event));
+                        EventKind::Terminated => Event::Terminated { tx },
+                    });
                 }
                 Pending::Scratch {
                     region,
                     len,
-                    transport,
-                    local,
                     remote,
-                    event,
+                    event: Some(kind),
+                    ..
                 } => {
                     if let Some(b) = self.scratch_busy.get_mut(region) {
                         *b = false;
                     }
-                    debug_assert!(region < SCRATCH_REGIONS);
                     let bytes = &self.region(Region::Scratch(region))[..len];
-                    return Some(match event {
-                        None => Output::Transmit(Transmit {
-                            transport,
-                            local,
-                            remote,
-                            bytes,
-                            tx: None,
-                        }),
-                        Some(ScratchEvent::Ack) => Output::Event(Event::Ack { bytes, remote }),
-                        Some(ScratchEvent::StrayResponse) => {
-                            Output::Event(Event::StrayResponse { bytes, remote })
-                        }
+                    return Some(match kind {
+                        ScratchEvent::Ack => Event::Ack { bytes, remote },
+                        ScratchEvent::StrayResponse => Event::StrayResponse { bytes, remote },
                     });
                 }
+                _ => continue,
+            }
+        }
+    }
+
+    /// When [`Input::Timeout`](super::Input::Timeout) is next due (possibly already past:
+    /// then call it at once).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.table.next_deadline()
+    }
+
+    pub(super) fn next_output(&mut self) -> Option<Output<'_>> {
+        // Transmissions first: a transaction's last message must leave before its slot is
+        // reused. Stale entries are dropped first so that a poll below that is entered
+        // always yields (the borrow checker cannot return a borrow from one branch and
+        // fall through to another).
+        if self.prune(true) {
+            return self.poll_transmit().map(Output::Transmit);
+        }
+        if self.prune(false) {
+            return self.poll_event().map(Output::Event);
+        }
+        self.poll_timeout().map(Output::Timeout)
+    }
+
+    /// Drops queue heads that would yield nothing; whether a live item remains.
+    fn prune(&mut self, transmits: bool) -> bool {
+        loop {
+            let q = if transmits {
+                &self.transmits
+            } else {
+                &self.events
+            };
+            let live = match q.front() {
+                None => return false,
+                Some(Pending::Scratch { .. }) => true,
+                Some(Pending::Transmit { id, .. }) => self.table.get(*id).is_some(),
+                Some(Pending::Ack { id }) => self.table.get(*id).is_some_and(|t| {
+                    matches!(t.machine, Machine::ClientInvite(_)) && t.response_len > 0
+                }),
+                Some(Pending::Event { id, .. }) => self.table.get(*id).is_some(),
+            };
+            if live {
+                return true;
+            }
+            if transmits {
+                self.transmits.pop();
+            } else {
+                self.events.pop();
             }
         }
     }
@@ -289,8 +370,7 @@ impl Endpoint<'_> {
     /// Builds the ACK for a non-2xx final response into the poll region (§17.1.1.3): the
     /// INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq number; the response's
     /// To (with its tag).
-    fn build_ack(&mut self, id: SlotId) -> Option<usize> {
-        let t = *self.table.get(id)?;
+    fn build_ack(&mut self, id: SlotId, t: &super::Tx) -> Option<usize> {
         if !matches!(t.machine, Machine::ClientInvite(_)) {
             return None;
         }

@@ -132,6 +132,8 @@ impl Endpoint<'_> {
             rfc2543,
             deadline: None,
             ending: false,
+            queued_transmits: 0,
+            reap: false,
         };
         let id = match self.table.insert(key, tx) {
             Ok(id) => id,

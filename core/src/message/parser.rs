@@ -2,7 +2,7 @@
 //! Content-Length (RFC 3261 §7, §18.3).
 
 use super::error::ParseError;
-use super::header::{Header, HeaderName};
+use super::header::{lookup_in, Header, HeaderName};
 use super::lex::{self, TOKEN};
 use super::uri::Uri;
 
@@ -260,52 +260,48 @@ impl Parser {
         let mut count = 0;
         let mut content_length: Option<usize> = None;
         let body_start = loop {
-            match buf.get(pos) {
-                None => return self.need_more(buf.len() - msg_start),
-                Some(b'\n') => break pos + 1,
-                Some(b'\r') => match buf.get(pos + 1) {
-                    Some(b'\n') => break pos + 2,
-                    None => return self.need_more(buf.len() - msg_start),
-                    Some(_) => return Err(ParseError::BadHeaderLine),
-                },
-                Some(_) => {}
+            let line = buf.get(pos..).unwrap_or_default();
+            // The name: a token (§7.3, §25.1 `field-name`). A line that starts with none is
+            // the blank line ending the headers, or malformed.
+            let name_len = token_len(line);
+            if name_len == 0 {
+                match line {
+                    [b'\n', ..] => break pos + 1,
+                    [b'\r', b'\n', ..] => break pos + 2,
+                    [] | [b'\r'] => return self.need_more(buf.len() - msg_start),
+                    _ => return Err(ParseError::BadHeaderLine),
+                }
             }
-            // The name: a token, then optional white space, then a colon.
-            let line = &buf[pos..];
-            let name_len = line
-                .iter()
-                .position(|&b| !lex::is(b, TOKEN))
-                .unwrap_or(line.len());
+            // HCOLON = *( SP / HTAB ) ":" SWS (§25.1).
             let mut colon = name_len;
             while let Some(b' ' | b'\t') = line.get(colon) {
                 colon += 1;
             }
             match line.get(colon) {
-                Some(b':') if name_len > 0 => {}
+                Some(b':') => {}
                 None => return self.need_more(buf.len() - msg_start),
                 Some(_) => return Err(ParseError::BadHeaderLine),
             }
-            let raw_name = &line[..name_len];
             // The value runs to the end of the line, and on over continuation lines that
-            // start with white space.
+            // start with white space (§7.3.1).
             let value_start = pos + colon + 1;
-            let mut end = value_start;
+            let mut from = value_start;
             let next = loop {
-                let Some(lf) = find_lf(buf, end) else {
+                let Some(lf) = find_lf(buf, from) else {
                     return self.need_more(buf.len() - msg_start);
                 };
                 match buf.get(lf + 1) {
-                    Some(b' ' | b'\t') => end = lf + 1,
+                    Some(b' ' | b'\t') => from = lf + 1,
                     Some(_) => break lf + 1,
                     None if stream => return self.need_more(buf.len() - msg_start),
                     None => break lf + 1,
                 }
-                if end - msg_start > self.max_size {
+                if from - msg_start > self.max_size {
                     return Err(ParseError::TooLarge);
                 }
             };
-            let value = lex::trim(&buf[value_start..next]);
-            let name = super::header::lookup_in(line, name_len);
+            let value = trim_value(buf.get(value_start..next).unwrap_or_default());
+            let name = lookup_in(line, name_len);
             if name == HeaderName::ContentLength && frame_body {
                 // §20.14: Content-Length = 1*DIGIT; several differing values cannot frame.
                 let n = lex::parse_u64(value, u64::from(u32::MAX))
@@ -320,7 +316,7 @@ impl Parser {
             let slot = slots.get_mut(count).ok_or(ParseError::TooManyHeaders)?;
             *slot = Header {
                 name,
-                raw_name,
+                raw_name: line.get(..name_len).unwrap_or_default(),
                 value,
             };
             count += 1;
@@ -349,6 +345,26 @@ impl Parser {
     }
 }
 
+/// The length of the run of `token` characters at the start of `line`.
+#[inline(always)]
+fn token_len(line: &[u8]) -> usize {
+    line.iter()
+        .position(|&b| !lex::is(b, TOKEN))
+        .unwrap_or(line.len())
+}
+
+/// A header value without the `LWS` around it. The common shape, one SP before and CRLF
+/// after, is recognised without a loop (every `LWS` byte is at most 0x20).
+#[inline(always)]
+fn trim_value(v: &[u8]) -> &[u8] {
+    match v {
+        [b' ', first, .., last, b'\r', b'\n'] if *first > b' ' && *last > b' ' => {
+            v.get(1..v.len() - 2).unwrap_or_default()
+        }
+        _ => lex::trim(v),
+    }
+}
+
 #[inline]
 fn strip_cr(line: &[u8]) -> &[u8] {
     match line {
@@ -357,19 +373,36 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     }
 }
 
-/// The index of the first `\n` at or after `from`, eight bytes at a time.
+/// The index of the first `\n` at or after `from`, sixteen bytes (two words) at a time.
 #[inline]
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+    // The lowest zero byte of `x` is flagged exactly; flags above it may be false positives
+    // (a borrow), which do not matter since only the lowest is used.
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
     let mut i = from;
+    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<16>()) {
+        let (a, b) = chunk.split_at(8);
+        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
+            break;
+        };
+        let fa = zero(u64::from_le_bytes(a) ^ LF);
+        let fb = zero(u64::from_le_bytes(b) ^ LF);
+        if fa | fb != 0 {
+            return Some(if fa != 0 {
+                i + (fa.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (fb.trailing_zeros() / 8) as usize
+            });
+        }
+        i += 16;
+    }
     while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<8>()) {
-        let x = u64::from_le_bytes(*chunk) ^ LF;
-        // The lowest zero byte of `x` is exact; higher false positives do not matter.
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(i + (found.trailing_zeros() / 8) as usize);
+        let f = zero(u64::from_le_bytes(*chunk) ^ LF);
+        if f != 0 {
+            return Some(i + (f.trailing_zeros() / 8) as usize);
         }
         i += 8;
     }

@@ -1,0 +1,550 @@
+//! Dialogs (RFC 3261 §12): the peer-to-peer relationship an INVITE creates, with its ID,
+//! route set, remote target and sequence numbers, kept in fixed inline storage.
+//!
+//! - A UAC creates a dialog from a 2xx, or an early one from a 101–199 with a To tag
+//!   (§12.1.2); a forked INVITE may create several early dialogs, one per To tag.
+//! - A UAS creates one from the request it answers (§12.1.1).
+//! - [`Dialog::request`] builds a request inside the dialog (§12.2.1.1), loose or strict
+//!   routing; [`Dialog::check_remote_cseq`] applies §12.2.2.
+
+mod text;
+
+pub use text::{Span, TextBuf, TextFull};
+
+use core::net::{IpAddr, SocketAddr};
+
+use crate::message::builder::{Address, RequestParts, SentBy};
+use crate::message::headers::{Contact, NameAddr};
+use crate::message::{Host, Message, Scheme, Uri};
+
+/// Bytes of text a dialog can hold: Call-ID, tags, URIs and the route set together.
+pub const DIALOG_TEXT: usize = 1024;
+/// The most Record-Route entries a dialog keeps.
+pub const MAX_ROUTES: usize = 8;
+
+/// Early (after a provisional with a tag) or confirmed (after a 2xx).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogState {
+    /// Created by a 101–199 with a To tag (§12.1).
+    Early,
+    /// Created or confirmed by a 2xx.
+    Confirmed,
+}
+
+/// Why a dialog could not be made or used.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DialogError {
+    /// A header the dialog needs is missing or malformed (no To tag, no Contact ...).
+    Malformed,
+    /// The dialog's text does not fit in [`DIALOG_TEXT`] bytes or [`MAX_ROUTES`] routes.
+    TooLong,
+    /// A request's CSeq is lower than the last one (§12.2.2: answer 500).
+    OutOfOrder,
+}
+
+impl core::fmt::Display for DialogError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            DialogError::Malformed => "message cannot create or update the dialog",
+            DialogError::TooLong => "dialog state larger than its storage",
+            DialogError::OutOfOrder => "CSeq lower than the dialog's remote sequence",
+        })
+    }
+}
+
+impl core::error::Error for DialogError {}
+
+impl From<TextFull> for DialogError {
+    fn from(_: TextFull) -> Self {
+        DialogError::TooLong
+    }
+}
+
+/// Where a request goes next: an address, or a host to resolve (RFC 3263).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextHop<'a> {
+    /// An IP address and port from the URI.
+    Addr(SocketAddr),
+    /// A domain name (and port, if the URI has one) that DNS must turn into an address.
+    Resolve {
+        /// The host.
+        host: &'a str,
+        /// The port, if given.
+        port: Option<u16>,
+    },
+}
+
+/// The next hop for a URI (§8.1.2 with RFC 3263 left to the caller for names): `maddr` if
+/// present, else the host; the port, or 5060 (5061 for sips).
+pub fn next_hop<'a>(uri: &Uri<'a>) -> Option<NextHop<'a>> {
+    let port = uri.port();
+    let default = uri.port_or_default();
+    if let Some(m) = uri.maddr() {
+        return Some(match m.parse::<IpAddr>() {
+            Ok(ip) => NextHop::Addr(SocketAddr::new(ip, port.unwrap_or(default))),
+            Err(_) => NextHop::Resolve { host: m, port },
+        });
+    }
+    Some(match uri.host()? {
+        Host::Ipv4(a) => NextHop::Addr(SocketAddr::new(IpAddr::V4(a), port.unwrap_or(default))),
+        Host::Ipv6(a) => NextHop::Addr(SocketAddr::new(IpAddr::V6(a), port.unwrap_or(default))),
+        Host::Name(host) => NextHop::Resolve { host, port },
+    })
+}
+
+/// A dialog's state (§12.1): ID, URIs, remote target, route set and sequence numbers.
+#[derive(Clone, Debug)]
+pub struct Dialog {
+    text: TextBuf<DIALOG_TEXT>,
+    state: DialogState,
+    call_id: Span,
+    local_tag: Span,
+    remote_tag: Span,
+    local_uri: Span,
+    remote_uri: Span,
+    remote_target: Span,
+    routes: [Span; MAX_ROUTES],
+    route_count: usize,
+    local_seq: u32,
+    remote_seq: Option<u32>,
+    secure: bool,
+}
+
+impl Dialog {
+    /// A UAC's dialog from the INVITE it sent and a 101–199 (with To tag) or 2xx response
+    /// (§12.1.2): route set from Record-Route reversed, remote target from Contact.
+    pub fn uac(
+        request: &Message<'_, '_>,
+        response: &Message<'_, '_>,
+    ) -> Result<Dialog, DialogError> {
+        let code = response.status().ok_or(DialogError::Malformed)?;
+        let to = response.to().map_err(|_| DialogError::Malformed)?;
+        let remote_tag = to.tag().ok_or(DialogError::Malformed)?;
+        let from = request.from().map_err(|_| DialogError::Malformed)?;
+        let local_tag = from.tag().ok_or(DialogError::Malformed)?;
+        let mut d = Dialog::empty();
+        d.state = if (200..300).contains(&code) {
+            DialogState::Confirmed
+        } else {
+            DialogState::Early
+        };
+        d.call_id = d.text.push(
+            request
+                .call_id()
+                .map_err(|_| DialogError::Malformed)?
+                .as_bytes(),
+        )?;
+        d.local_tag = d.text.push(local_tag.as_bytes())?;
+        d.remote_tag = d.text.push(remote_tag.as_bytes())?;
+        d.local_uri = d.text.push(from.uri.raw().as_bytes())?;
+        d.remote_uri = d.text.push(to.uri.raw().as_bytes())?;
+        d.local_seq = request.cseq().map_err(|_| DialogError::Malformed)?.seq;
+        d.secure = request
+            .request_uri()
+            .is_some_and(|u| u.scheme() == Scheme::Sips);
+        d.set_target_from(response)?;
+        // §12.1.2: the route set is the Record-Route list in reverse order.
+        let mut rr = [Span::EMPTY; MAX_ROUTES];
+        let mut n = 0;
+        for r in response.record_routes() {
+            let r = r.map_err(|_| DialogError::Malformed)?;
+            let slot = rr.get_mut(n).ok_or(DialogError::TooLong)?;
+            *slot = d.text.push(r.uri.raw().as_bytes())?;
+            n += 1;
+        }
+        for (i, span) in rr[..n].iter().rev().enumerate() {
+            d.routes[i] = *span;
+        }
+        d.route_count = n;
+        Ok(d)
+    }
+
+    /// A UAS's dialog from the request it answers with a 101–199 or 2xx carrying
+    /// `local_tag` (§12.1.1): route set from Record-Route in order, remote target from
+    /// Contact, remote sequence from CSeq.
+    pub fn uas(request: &Message<'_, '_>, local_tag: &str) -> Result<Dialog, DialogError> {
+        let from = request.from().map_err(|_| DialogError::Malformed)?;
+        let to = request.to().map_err(|_| DialogError::Malformed)?;
+        let mut d = Dialog::empty();
+        d.state = DialogState::Early;
+        d.call_id = d.text.push(
+            request
+                .call_id()
+                .map_err(|_| DialogError::Malformed)?
+                .as_bytes(),
+        )?;
+        d.local_tag = d.text.push(local_tag.as_bytes())?;
+        // An RFC 2543 peer may send no From tag: the remote tag is then empty (§12.1.1).
+        d.remote_tag = d.text.push(from.tag().unwrap_or("").as_bytes())?;
+        d.local_uri = d.text.push(to.uri.raw().as_bytes())?;
+        d.remote_uri = d.text.push(from.uri.raw().as_bytes())?;
+        d.remote_seq = Some(request.cseq().map_err(|_| DialogError::Malformed)?.seq);
+        d.secure = request
+            .request_uri()
+            .is_some_and(|u| u.scheme() == Scheme::Sips);
+        d.set_target_from(request)?;
+        let mut n = 0;
+        for r in request.record_routes() {
+            let r = r.map_err(|_| DialogError::Malformed)?;
+            let slot = d.routes.get_mut(n).ok_or(DialogError::TooLong)?;
+            *slot = d.text.push(r.uri.raw().as_bytes())?;
+            n += 1;
+        }
+        d.route_count = n;
+        Ok(d)
+    }
+
+    fn empty() -> Dialog {
+        Dialog {
+            text: TextBuf::new(),
+            state: DialogState::Early,
+            call_id: Span::EMPTY,
+            local_tag: Span::EMPTY,
+            remote_tag: Span::EMPTY,
+            local_uri: Span::EMPTY,
+            remote_uri: Span::EMPTY,
+            remote_target: Span::EMPTY,
+            routes: [Span::EMPTY; MAX_ROUTES],
+            route_count: 0,
+            local_seq: 0,
+            remote_seq: None,
+            secure: false,
+        }
+    }
+
+    /// Sets the remote target from the first Contact of `msg` (§12.1, §12.2: target
+    /// refresh). The text store only grows, so a dialog refreshed very often may run out of
+    /// room: then the old target stays and `TooLong` is returned.
+    pub fn set_target_from(&mut self, msg: &Message<'_, '_>) -> Result<(), DialogError> {
+        let Some(Ok(Contact::Addr(c))) = msg.contacts().next() else {
+            return Err(DialogError::Malformed);
+        };
+        if self.text.get(self.remote_target) == c.uri.raw().as_bytes() {
+            return Ok(());
+        }
+        self.remote_target = self.text.push(c.uri.raw().as_bytes())?;
+        Ok(())
+    }
+
+    /// Confirms an early dialog with the 2xx (§12.1.2); the 2xx's Contact is the target.
+    pub fn confirm(&mut self, response: &Message<'_, '_>) -> Result<(), DialogError> {
+        self.state = DialogState::Confirmed;
+        // The 2xx's Contact may differ from the provisional's.
+        let _ = self.set_target_from(response);
+        Ok(())
+    }
+
+    /// Early or confirmed.
+    pub fn state(&self) -> DialogState {
+        self.state
+    }
+
+    /// The Call-ID.
+    pub fn call_id(&self) -> &str {
+        self.text.str(self.call_id)
+    }
+
+    /// Our tag.
+    pub fn local_tag(&self) -> &str {
+        self.text.str(self.local_tag)
+    }
+
+    /// The peer's tag.
+    pub fn remote_tag(&self) -> &str {
+        self.text.str(self.remote_tag)
+    }
+
+    /// Our URI (From in our requests).
+    pub fn local_uri(&self) -> &str {
+        self.text.str(self.local_uri)
+    }
+
+    /// The peer's URI (To in our requests).
+    pub fn remote_uri(&self) -> &str {
+        self.text.str(self.remote_uri)
+    }
+
+    /// The remote target: the peer's Contact URI.
+    pub fn remote_target(&self) -> &str {
+        self.text.str(self.remote_target)
+    }
+
+    /// The route set, in the order requests carry it.
+    pub fn route_set(&self) -> impl Iterator<Item = &str> {
+        self.routes[..self.route_count]
+            .iter()
+            .map(|&s| self.text.str(s))
+    }
+
+    /// The last CSeq number we used.
+    pub fn local_seq(&self) -> u32 {
+        self.local_seq
+    }
+
+    /// Whether the dialog is SIPS (§12.1.1).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
+    /// Whether a message with this Call-ID and tags belongs to this dialog (§12: the dialog
+    /// ID is Call-ID, local tag, remote tag). `local` and `remote` are from our side: in a
+    /// request we receive, local is the To tag and remote the From tag.
+    pub fn matches(&self, call_id: &str, local: &str, remote: &str) -> bool {
+        self.call_id() == call_id && self.local_tag() == local && self.remote_tag() == remote
+    }
+
+    /// Checks a request's CSeq against the remote sequence and records it (§12.2.2): lower
+    /// than the last is out of order (answer 500).
+    pub fn check_remote_cseq(&mut self, seq: u32) -> Result<(), DialogError> {
+        match self.remote_seq {
+            Some(last) if seq < last => Err(DialogError::OutOfOrder),
+            _ => {
+                self.remote_seq = Some(seq);
+                Ok(())
+            }
+        }
+    }
+
+    /// Takes the next local CSeq number (§12.2.1.1: one more than the last; ACK and CANCEL
+    /// reuse their INVITE's and do not call this).
+    pub fn next_seq(&mut self) -> u32 {
+        self.local_seq = self.local_seq.wrapping_add(1) & 0x7fff_ffff;
+        self.local_seq
+    }
+
+    /// Where the dialog's requests go (§12.2.1.1, §8.1.2): the first route, else the
+    /// remote target.
+    pub fn next_hop(&self) -> Option<NextHop<'_>> {
+        let first = self.route_set().next().unwrap_or(self.remote_target());
+        next_hop(&Uri::parse(first.as_bytes()).ok()?)
+    }
+
+    /// A request inside the dialog (§12.2.1.1) with CSeq `seq`: Request-URI and Route from
+    /// the remote target and route set, loose routing when the first route has `lr`, strict
+    /// routing otherwise (the first route becomes the Request-URI and the remote target the
+    /// last Route). `routes` receives the Route values (at least [`MAX_ROUTES`] + 1 slots).
+    pub fn request<'a>(
+        &'a self,
+        method: &'a str,
+        seq: u32,
+        contact: Option<&'a str>,
+        routes: &'a mut [&'a str; MAX_ROUTES + 1],
+    ) -> RequestParts<'a> {
+        let mut n = 0;
+        let first_lr = self
+            .route_set()
+            .next()
+            .and_then(|r| Uri::parse(r.as_bytes()).ok())
+            .map(|u| u.lr());
+        let request_uri = match first_lr {
+            Some(false) => {
+                // Strict routing (§12.2.1.1): Request-URI = first route; Route = the rest,
+                // then the remote target.
+                let mut it = self.route_set();
+                let first = it.next().unwrap_or("");
+                for r in it {
+                    routes[n] = r;
+                    n += 1;
+                }
+                routes[n] = self.remote_target();
+                n += 1;
+                first
+            }
+            _ => {
+                for r in self.route_set() {
+                    routes[n] = r;
+                    n += 1;
+                }
+                self.remote_target()
+            }
+        };
+        let remote_tag = self.remote_tag();
+        RequestParts {
+            method,
+            request_uri,
+            via: SentBy {
+                transport: "UDP",
+                host: "",
+                port: None,
+                branch: "",
+                rport: false,
+            },
+            max_forwards: 70,
+            to: Address {
+                display: None,
+                uri: self.remote_uri(),
+                tag: (!remote_tag.is_empty()).then_some(remote_tag),
+            },
+            from: Address {
+                display: None,
+                uri: self.local_uri(),
+                tag: Some(self.local_tag()),
+            },
+            call_id: self.call_id(),
+            cseq: seq,
+            contact,
+            route: &routes[..n],
+            extra: &[],
+            content_type: None,
+            body: b"",
+        }
+    }
+}
+
+/// The To tag of a parsed message, if any (convenience for dialog matching).
+pub fn to_tag<'b>(msg: &Message<'b, '_>) -> Option<&'b str> {
+    msg.to().ok().and_then(|t: NameAddr<'b>| t.tag())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::message::{Header, Parser};
+
+    const INVITE: &[u8] = b"INVITE sip:bob@biloxi.example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+Max-Forwards: 70\r\nTo: Bob <sip:bob@biloxi.example.com>\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\nCSeq: 314159 INVITE\r\n\
+Contact: <sip:alice@pc33.atlanta.example.com>\r\n\
+Record-Route: <sip:p2.biloxi.example.com;lr>, <sip:p1.atlanta.example.com;lr>\r\n\
+Content-Length: 0\r\n\r\n";
+
+    const OK: &[u8] = b"SIP/2.0 200 OK\r\n\
+Via: SIP/2.0/UDP pc33.atlanta.example.com;branch=z9hG4bK776asdhds\r\n\
+To: Bob <sip:bob@biloxi.example.com>;tag=a6c85cf\r\n\
+From: Alice <sip:alice@atlanta.example.com>;tag=1928301774\r\n\
+Call-ID: a84b4c76e66710@pc33.atlanta.example.com\r\nCSeq: 314159 INVITE\r\n\
+Contact: <sip:bob@192.0.2.4>\r\n\
+Record-Route: <sip:p2.biloxi.example.com;lr>, <sip:p1.atlanta.example.com;lr>\r\n\
+Content-Length: 0\r\n\r\n";
+
+    fn with2(f: impl FnOnce(&Message<'_, '_>, &Message<'_, '_>)) {
+        let mut a = [Header::EMPTY; 16];
+        let mut b = [Header::EMPTY; 16];
+        let req = Parser::datagram()
+            .parse(INVITE, &mut a)
+            .unwrap()
+            .complete()
+            .unwrap();
+        let resp = Parser::datagram()
+            .parse(OK, &mut b)
+            .unwrap()
+            .complete()
+            .unwrap();
+        f(&req, &resp);
+    }
+
+    #[test]
+    fn uac_dialog_reverses_record_route() {
+        with2(|req, resp| {
+            let mut d = Dialog::uac(req, resp).unwrap();
+            assert_eq!(d.state(), DialogState::Confirmed);
+            assert_eq!(d.call_id(), "a84b4c76e66710@pc33.atlanta.example.com");
+            assert_eq!((d.local_tag(), d.remote_tag()), ("1928301774", "a6c85cf"));
+            assert_eq!(d.remote_target(), "sip:bob@192.0.2.4");
+            let routes: [&str; 2] = [d.route_set().next().unwrap(), d.route_set().nth(1).unwrap()];
+            assert_eq!(
+                routes,
+                [
+                    "sip:p1.atlanta.example.com;lr",
+                    "sip:p2.biloxi.example.com;lr"
+                ]
+            );
+            assert_eq!(
+                d.next_hop(),
+                Some(NextHop::Resolve {
+                    host: "p1.atlanta.example.com",
+                    port: None
+                })
+            );
+            let seq = d.next_seq();
+            assert_eq!(seq, 314160);
+            let mut r = [""; MAX_ROUTES + 1];
+            let bye = d.request("BYE", seq, None, &mut r);
+            assert_eq!(bye.request_uri, "sip:bob@192.0.2.4");
+            assert_eq!(
+                bye.route,
+                [
+                    "sip:p1.atlanta.example.com;lr",
+                    "sip:p2.biloxi.example.com;lr"
+                ]
+            );
+            assert_eq!(bye.to.tag, Some("a6c85cf"));
+            assert_eq!(bye.from.tag, Some("1928301774"));
+            assert!(d.matches(
+                "a84b4c76e66710@pc33.atlanta.example.com",
+                "1928301774",
+                "a6c85cf"
+            ));
+        });
+    }
+
+    #[test]
+    fn uas_dialog_keeps_record_route_order() {
+        with2(|req, _| {
+            let mut d = Dialog::uas(req, "a6c85cf").unwrap();
+            assert_eq!(d.remote_target(), "sip:alice@pc33.atlanta.example.com");
+            assert_eq!(d.route_set().next(), Some("sip:p2.biloxi.example.com;lr"));
+            assert_eq!(d.check_remote_cseq(314159), Ok(()));
+            assert_eq!(d.check_remote_cseq(314158), Err(DialogError::OutOfOrder));
+            assert_eq!(d.check_remote_cseq(314160), Ok(()));
+        });
+    }
+
+    #[test]
+    fn strict_router_first() {
+        let strict = OK.to_vec();
+        let text = core::str::from_utf8(&strict).unwrap().replace(
+            "Record-Route: <sip:p2.biloxi.example.com;lr>, <sip:p1.atlanta.example.com;lr>",
+            "Record-Route: <sip:p2.biloxi.example.com;lr>, <sip:p1.atlanta.example.com>",
+        );
+        let mut a = [Header::EMPTY; 16];
+        let mut b = [Header::EMPTY; 16];
+        let req = Parser::datagram()
+            .parse(INVITE, &mut a)
+            .unwrap()
+            .complete()
+            .unwrap();
+        let resp = Parser::datagram()
+            .parse(text.as_bytes(), &mut b)
+            .unwrap()
+            .complete()
+            .unwrap();
+        let d = Dialog::uac(&req, &resp).unwrap();
+        let mut r = [""; MAX_ROUTES + 1];
+        let bye = d.request("BYE", 2, None, &mut r);
+        // §12.2.1.1: the strict router is the Request-URI; the target goes last in Route.
+        assert_eq!(bye.request_uri, "sip:p1.atlanta.example.com");
+        assert_eq!(
+            bye.route,
+            ["sip:p2.biloxi.example.com;lr", "sip:bob@192.0.2.4"]
+        );
+    }
+
+    extern crate std;
+    use std::string::ToString;
+
+    #[test]
+    fn next_hop_of_literals() {
+        let u = Uri::parse(b"sip:bob@192.0.2.4:5070").unwrap();
+        assert_eq!(
+            next_hop(&u),
+            Some(NextHop::Addr("192.0.2.4:5070".parse().unwrap()))
+        );
+        let u = Uri::parse(b"sips:bob@[2001:db8::1]").unwrap();
+        assert_eq!(
+            next_hop(&u).map(|h| match h {
+                NextHop::Addr(a) => a.to_string(),
+                _ => std::string::String::new(),
+            }),
+            Some("[2001:db8::1]:5061".to_string())
+        );
+        let u = Uri::parse(b"sip:bob@example.com;maddr=192.0.2.9").unwrap();
+        assert_eq!(
+            next_hop(&u),
+            Some(NextHop::Addr("192.0.2.9:5060".parse().unwrap()))
+        );
+    }
+}

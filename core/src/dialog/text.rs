@@ -1,0 +1,90 @@
+//! A fixed-size inline text store: strings appended once and named by spans.
+
+/// A range of a [`TextBuf`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Span {
+    start: u16,
+    len: u16,
+}
+
+impl Span {
+    /// The empty span.
+    pub const EMPTY: Span = Span { start: 0, len: 0 };
+}
+
+/// The text does not fit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TextFull;
+
+/// `N` bytes of inline storage for short strings, appended and never moved.
+#[derive(Clone, Debug)]
+pub struct TextBuf<const N: usize> {
+    bytes: [u8; N],
+    used: usize,
+}
+
+impl<const N: usize> Default for TextBuf<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> TextBuf<N> {
+    /// An empty store.
+    pub const fn new() -> Self {
+        TextBuf {
+            bytes: [0; N],
+            used: 0,
+        }
+    }
+
+    /// Appends `s` and names it.
+    pub fn push(&mut self, s: &[u8]) -> Result<Span, TextFull> {
+        let end = self.used.checked_add(s.len()).ok_or(TextFull)?;
+        if end > N || end > u16::MAX as usize {
+            return Err(TextFull);
+        }
+        self.bytes[self.used..end].copy_from_slice(s);
+        let span = Span {
+            start: self.used as u16,
+            len: s.len() as u16,
+        };
+        self.used = end;
+        Ok(span)
+    }
+
+    /// The bytes of a span (empty for a span from another store).
+    pub fn get(&self, span: Span) -> &[u8] {
+        let start = span.start as usize;
+        self.bytes
+            .get(start..start + span.len as usize)
+            .unwrap_or(&[])
+    }
+
+    /// The text of a span; spans are only ever made from `&str` or validated ASCII, so a
+    /// non-UTF-8 span reads as empty rather than failing.
+    pub fn str(&self, span: Span) -> &str {
+        core::str::from_utf8(self.get(span)).unwrap_or("")
+    }
+
+    /// Bytes in use.
+    pub fn used(&self) -> usize {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_get_full() {
+        let mut t = TextBuf::<8>::new();
+        let a = t.push(b"abc").unwrap();
+        let b = t.push(b"defgh").unwrap();
+        assert_eq!(t.str(a), "abc");
+        assert_eq!(t.str(b), "defgh");
+        assert_eq!(t.push(b"x"), Err(TextFull));
+        assert_eq!(t.used(), 8);
+    }
+}
