@@ -37,6 +37,7 @@ pub mod dialog;
 pub mod endpoint;
 pub mod message;
 pub mod rand;
+pub mod sdp;
 pub mod storage;
 pub mod time;
 pub mod transaction;

@@ -49,6 +49,7 @@ mod node;
 mod pcap;
 mod scripted;
 mod trace;
+mod ua_node;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -63,6 +64,7 @@ pub use pcap::MSS as PCAP_TCP_MSS;
 pub use scripted::ScriptedPeer;
 pub use sipwire_core::time::{Duration, Instant};
 pub use trace::{DropReason, PacketId, TraceEvent, TraceKind};
+pub use ua_node::{Application, UaNode};
 
 use link::{Fate, Flight, Link};
 

@@ -235,6 +235,11 @@ impl Dialog {
         Ok(())
     }
 
+    /// Marks the dialog confirmed when we send a 2xx for it (§12.1.1).
+    pub(crate) fn state_confirm(&mut self) {
+        self.state = DialogState::Confirmed;
+    }
+
     /// Early or confirmed.
     pub fn state(&self) -> DialogState {
         self.state

@@ -67,6 +67,11 @@ impl<const N: usize> TextBuf<N> {
         core::str::from_utf8(self.get(span)).unwrap_or("")
     }
 
+    /// Everything stored so far.
+    pub fn prefix(&self) -> &[u8] {
+        &self.bytes[..self.used]
+    }
+
     /// Bytes in use.
     pub fn used(&self) -> usize {
         self.used

@@ -492,6 +492,128 @@ impl<'s> Endpoint<'s> {
         Ok(())
     }
 
+    /// Sends the stored 2xx of a server INVITE transaction again: the TU retransmits its 2xx
+    /// until the ACK comes (§13.3.1.4), and RFC 6026 passes them through the Accepted state.
+    pub fn retransmit_response(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+    ) -> Result<(), EndpointError> {
+        let t = self
+            .table
+            .get_mut(tx.0)
+            .ok_or(EndpointError::NoTransaction)?;
+        let fx = match &mut t.machine {
+            Machine::ServerInvite(m)
+                if m.state() == crate::transaction::ServerInviteState::Accepted =>
+            {
+                m.on_tu_response(now, 200)
+                    .map_err(|_| EndpointError::InvalidState)?
+            }
+            _ => return Err(EndpointError::InvalidState),
+        };
+        self.stats.retransmissions += 1;
+        self.apply(now, tx.0, fx);
+        Ok(())
+    }
+
+    /// Cancels a pending INVITE (§9.1): a CANCEL with the INVITE's Request-URI, Call-ID, To,
+    /// From, Route, CSeq number and top Via (same branch), in a new non-INVITE client
+    /// transaction. Send it only after a provisional response (§9.1).
+    pub fn send_cancel(
+        &mut self,
+        now: Instant,
+        invite: TransactionId,
+    ) -> Result<TransactionId, EndpointError> {
+        let t = *self
+            .table
+            .get(invite.0)
+            .ok_or(EndpointError::NoTransaction)?;
+        if !matches!(t.machine, Machine::ClientInvite(_)) {
+            return Err(EndpointError::InvalidState);
+        }
+        // Build the CANCEL into a scratch region, then move it into the new slot.
+        let scratch = self.take_scratch().ok_or(EndpointError::Busy)?;
+        let built = self.build_cancel(invite.0, &t, scratch);
+        let (len, key) = match built {
+            Some(v) => v,
+            None => {
+                self.scratch_busy[scratch] = false;
+                return Err(EndpointError::InvalidState);
+            }
+        };
+        let reliable = t.transport.is_reliable();
+        let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
+        let tx = Tx {
+            machine: Machine::ClientNonInvite(m),
+            request_len: len,
+            response_len: 0,
+            deadline: None,
+            ending: false,
+            queued_transmits: 0,
+            reap: false,
+            ..t
+        };
+        let id = match self.table.insert(key, tx) {
+            Ok(id) => id,
+            Err(_) => {
+                self.scratch_busy[scratch] = false;
+                return Err(EndpointError::TableFull);
+            }
+        };
+        let from = self.region_range(Region::Scratch(scratch));
+        let to = self.region_range(Region::Request(id.index));
+        self.arena
+            .copy_within(from.start..from.start + len, to.start);
+        self.scratch_busy[scratch] = false;
+        self.apply(now, id, fx);
+        Ok(TransactionId(id))
+    }
+
+    fn build_cancel(
+        &mut self,
+        id: SlotId,
+        t: &Tx,
+        scratch: usize,
+    ) -> Option<(usize, TransactionKey)> {
+        let req_range = self.region_range(Region::Request(id.index));
+        let out_range = self.region_range(Region::Scratch(scratch));
+        let (low, high) = self.arena.split_at_mut(out_range.start);
+        let req_bytes = &low[req_range.start..req_range.start + t.request_len];
+        let out = &mut high[..out_range.len()];
+        let mut rh = [Header::EMPTY; MAX_HEADERS];
+        let req = Parser::datagram()
+            .parse(req_bytes, &mut rh)
+            .ok()?
+            .complete()?;
+        let via = req.header(crate::message::HeaderName::Via)?;
+        let top_via = crate::message::lex::CommaValues::new(via.value).next()?;
+        let branch = req.top_via().ok()??.branch()?;
+        let mut w = Writer::new(out);
+        w.request_line("CANCEL", req.request_uri()?.raw()).ok()?;
+        w.header("Via", top_via).ok()?;
+        w.header("Max-Forwards", b"70").ok()?;
+        for r in req.headers_named(crate::message::HeaderName::Route) {
+            w.header("Route", r.value).ok()?;
+        }
+        for name in [
+            crate::message::HeaderName::To,
+            crate::message::HeaderName::From,
+            crate::message::HeaderName::CallId,
+        ] {
+            let h = req.header(name)?;
+            w.header(h.name.as_str(), h.value).ok()?;
+        }
+        w.put(b"CSeq: ").ok()?;
+        w.put_u32(req.cseq().ok()?.seq).ok()?;
+        w.put(b" CANCEL\r\n").ok()?;
+        w.body(b"").ok()?;
+        let mut key = KeyHasher::new(self.secret.0, self.secret.1, KeyKind::Client);
+        key.field(branch.as_bytes());
+        key.field(b"CANCEL");
+        Some((w.len(), key.finish()))
+    }
+
     /// Writes a response to the stored request into the slot's response region.
     fn write_response(
         &mut self,

@@ -122,6 +122,46 @@ pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
     core::str::from_utf8(s).ok()
 }
 
+/// The index of the first `needle` at or after `from`, sixteen bytes (two words) at a time,
+/// then eight, then one.
+#[inline(always)]
+pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    // The lowest zero byte of `x` is flagged exactly; flags above it may be false positives
+    // (a borrow), which do not matter since only the lowest is used.
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let mut i = from;
+    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<16>()) {
+        let (a, b) = chunk.split_at(8);
+        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
+            break;
+        };
+        let fa = zero(u64::from_le_bytes(a) ^ pattern);
+        let fb = zero(u64::from_le_bytes(b) ^ pattern);
+        if fa | fb != 0 {
+            return Some(if fa != 0 {
+                i + (fa.trailing_zeros() / 8) as usize
+            } else {
+                i + 8 + (fb.trailing_zeros() / 8) as usize
+            });
+        }
+        i += 16;
+    }
+    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<8>()) {
+        let f = zero(u64::from_le_bytes(*chunk) ^ pattern);
+        if f != 0 {
+            return Some(i + (f.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    buf.get(i..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| i + p)
+}
+
 /// A forward-only cursor over one header value (or a URI).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cursor<'b> {
@@ -295,29 +335,37 @@ impl<'b> Iterator for CommaValues<'b> {
             if self.rest.is_empty() {
                 return None;
             }
-            let s = self.rest;
-            let mut i = 0;
-            let mut in_quote = false;
-            let mut in_angle = false;
-            while i < s.len() {
-                match s[i] {
-                    b'\\' if in_quote => i += 1,
-                    b'"' => in_quote = !in_quote,
-                    b'<' if !in_quote => in_angle = true,
-                    b'>' if !in_quote => in_angle = false,
-                    b',' if !in_quote && !in_angle => break,
-                    _ => {}
-                }
-                i += 1;
-            }
-            let end = i.min(s.len());
-            let item = trim(&s[..end]);
-            self.rest = s.get(end + 1..).unwrap_or(&[]);
+            let (item, rest) = split_first(self.rest);
+            self.rest = rest;
             if !item.is_empty() {
                 return Some(item);
             }
         }
     }
+}
+
+/// Splits a header value at its first top-level comma (§7.3.1; see [`CommaValues`]): the
+/// element before it, trimmed (possibly empty), and everything after it.
+pub(crate) fn split_first(s: &[u8]) -> (&[u8], &[u8]) {
+    let mut i = 0;
+    let mut in_quote = false;
+    let mut in_angle = false;
+    while let Some(&b) = s.get(i) {
+        match b {
+            b'\\' if in_quote => i += 1,
+            b'"' => in_quote = !in_quote,
+            b'<' if !in_quote => in_angle = true,
+            b'>' if !in_quote => in_angle = false,
+            b',' if !in_quote && !in_angle => break,
+            _ => {}
+        }
+        i += 1;
+    }
+    let end = i.min(s.len());
+    (
+        trim(s.get(..end).unwrap_or_default()),
+        s.get(end + 1..).unwrap_or_default(),
+    )
 }
 
 /// Removes `quoted-pair` escapes from the inside of a quoted string into `out`, returning the
@@ -419,6 +467,28 @@ mod tests {
         assert_eq!(
             unescape_quoted(br#"J Rosenberg \\\""#, &mut out),
             Some(&br#"J Rosenberg \""#[..])
+        );
+    }
+
+    #[test]
+    fn find_byte_every_offset() {
+        let mut buf = [b'a'; 40];
+        for needle in [b'\n', b'>', 0x80, 0xff, 0] {
+            for i in 0..40 {
+                buf.fill(b'a');
+                buf[i] = needle;
+                for from in 0..=i {
+                    assert_eq!(find_byte(&buf, from, needle), Some(i), "{needle} at {i}");
+                }
+                assert_eq!(find_byte(&buf, i + 1, needle), None);
+            }
+            assert_eq!(find_byte(&buf, 41, needle), None);
+        }
+        // A byte one above the needle next to it (a borrow) must not be found.
+        assert_eq!(find_byte(b"\x0b\x0a", 0, b'\n'), Some(1));
+        assert_eq!(
+            find_byte(b"\x01\x00\x01\x01\x01\x01\x01\x01\x01", 0, 0),
+            Some(1)
         );
     }
 

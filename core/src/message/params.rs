@@ -134,9 +134,36 @@ fn next_raw<'b>(cur: &mut Cursor<'b>) -> Option<(&'b [u8], Option<&'b [u8]>)> {
     }
 }
 
-/// Validates a header's parameter list (`*( SEMI generic-param )`) and returns the offset just
-/// past it. Used by typed header parsers so that garbage after a value is an error.
+/// Validates a header's parameter list (`*( SEMI generic-param )`, §25.1) and leaves the
+/// cursor just past it. Used by typed header parsers so that garbage after a value is an
+/// error.
+#[inline]
 pub(crate) fn scan(cur: &mut Cursor<'_>) -> Option<()> {
+    scan_with(cur, |_, _| {})
+}
+
+/// Like [`scan`], and also returns the first parameter called `name` (ASCII
+/// case-insensitive): `Some(None)` when absent, `Some(Some(None))` when present without a
+/// value.
+#[inline]
+pub(crate) fn scan_for<'b>(cur: &mut Cursor<'b>, name: &[u8]) -> Option<Option<Option<&'b [u8]>>> {
+    let mut found = None;
+    scan_with(cur, |n, v| {
+        if found.is_none() && n.eq_ignore_ascii_case(name) {
+            found = Some(v);
+        }
+    })?;
+    Some(found)
+}
+
+/// `*( SEMI generic-param )` with `generic-param = token [ EQUAL gen-value ]` and
+/// `gen-value = token / host / quoted-string` (§25.1), calling `each` with every name and
+/// value (quotes kept) in order.
+#[inline(always)]
+fn scan_with<'b>(
+    cur: &mut Cursor<'b>,
+    mut each: impl FnMut(&'b [u8], Option<&'b [u8]>),
+) -> Option<()> {
     loop {
         if !cur.eat_sep(b';') {
             return Some(());
@@ -145,9 +172,11 @@ pub(crate) fn scan(cur: &mut Cursor<'_>) -> Option<()> {
         if name.is_empty() {
             return None;
         }
-        if cur.eat_sep(b'=') {
+        let value = if cur.eat_sep(b'=') {
             if cur.peek() == Some(b'"') {
+                let start = cur.pos();
                 cur.quoted_string()?;
+                cur.buf().get(start..cur.pos())
             } else {
                 // gen-value = token / host / quoted-string; host adds `[ : ]` for IPv6.
                 let v =
@@ -155,8 +184,12 @@ pub(crate) fn scan(cur: &mut Cursor<'_>) -> Option<()> {
                 if v.is_empty() {
                     return None;
                 }
+                Some(v)
             }
-        }
+        } else {
+            None
+        };
+        each(name, value);
     }
 }
 

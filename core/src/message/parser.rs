@@ -373,43 +373,10 @@ fn strip_cr(line: &[u8]) -> &[u8] {
     }
 }
 
-/// The index of the first `\n` at or after `from`, sixteen bytes (two words) at a time.
+/// The index of the first `\n` at or after `from`.
 #[inline]
 fn find_lf(buf: &[u8], from: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const LF: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    // The lowest zero byte of `x` is flagged exactly; flags above it may be false positives
-    // (a borrow), which do not matter since only the lowest is used.
-    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
-    let mut i = from;
-    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<16>()) {
-        let (a, b) = chunk.split_at(8);
-        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
-            break;
-        };
-        let fa = zero(u64::from_le_bytes(a) ^ LF);
-        let fb = zero(u64::from_le_bytes(b) ^ LF);
-        if fa | fb != 0 {
-            return Some(if fa != 0 {
-                i + (fa.trailing_zeros() / 8) as usize
-            } else {
-                i + 8 + (fb.trailing_zeros() / 8) as usize
-            });
-        }
-        i += 16;
-    }
-    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<8>()) {
-        let f = zero(u64::from_le_bytes(*chunk) ^ LF);
-        if f != 0 {
-            return Some(i + (f.trailing_zeros() / 8) as usize);
-        }
-        i += 8;
-    }
-    buf.get(i..)?
-        .iter()
-        .position(|&b| b == b'\n')
-        .map(|p| i + p)
+    lex::find_byte(buf, from, b'\n')
 }
 
 /// Request-Line = Method SP Request-URI SP SIP-Version (§7.1); Status-Line = SIP-Version SP

@@ -319,58 +319,86 @@ fn parse_host(s: &[u8], i: usize) -> Result<(RawHost, usize), UriError> {
     // hostname = *( domainlabel "." ) toplabel [ "." ]
     // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
     // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-    // One pass: check label shapes and remember the first byte of the last label.
+    // One pass without data-dependent branches (a `.` or `-` at an unpredictable place
+    // would cost a mispredicted branch each): every byte gets a kind, and the label rules
+    // are pairs of kinds that may not follow each other.
     let start = i;
     let mut j = i;
-    let mut label_start = i;
-    let mut prev = 0u8;
-    let mut digits_and_dots = true;
-    let mut top_first = 0u8;
+    // The kind before the first byte is a dot: a label starts there.
+    let mut prev = H_DOT;
+    let mut bad = 0u32;
+    let mut not_dotted_digits = 0u8;
+    let mut top_first = H_DOT;
     while let Some(&b) = s.get(j) {
-        if !has(b, HOST) {
+        let kind = HOST_KIND[usize::from(b)];
+        if kind == H_STOP {
             break;
         }
-        match b {
-            b'.' => {
-                if j == label_start || prev == b'-' {
-                    return Err(UriError::BadHost);
-                }
-                label_start = j + 1;
-            }
-            b'-' => {
-                if j == label_start {
-                    return Err(UriError::BadHost);
-                }
-                digits_and_dots = false;
-            }
-            _ => {
-                if j == label_start {
-                    top_first = b;
-                }
-                if !b.is_ascii_digit() {
-                    digits_and_dots = false;
-                }
-            }
-        }
-        prev = b;
+        bad |= BAD_PAIRS >> (prev * 5 + kind);
+        // A letter or `-`: not an IPv4address.
+        not_dotted_digits |= u8::from(kind < H_DIGIT);
+        // The first byte of each label; at the end, of the last (non-empty) one.
+        top_first = if prev == H_DOT { kind } else { top_first };
+        prev = kind;
         j += 1;
     }
     if j == start {
         return Err(stop_err(s, j, UriError::BadHost));
     }
+    // An empty label (`..`, a leading `.`), or a label starting or ending with `-`.
+    if bad & 1 != 0 || prev == H_DASH {
+        return Err(UriError::BadHost);
+    }
     let text = s.get(start..j).unwrap_or_default();
-    if digits_and_dots {
+    if not_dotted_digits == 0 {
         // Only a toplabel may not start with a digit, so this can only be an IPv4address.
         let a = parse_ipv4(text).ok_or(UriError::BadHost)?;
         return Ok((RawHost::V4(a), j));
     }
-    // A label cannot end with '-' (a trailing '.' was checked above); the toplabel (the last
-    // label, before an optional trailing '.') starts with a letter.
-    if prev == b'-' || !top_first.is_ascii_alphabetic() {
+    // The toplabel (the last label, before an optional trailing '.') starts with a letter.
+    if top_first != H_ALPHA {
         return Err(UriError::BadHost);
     }
     Ok((RawHost::Name((start, j)), j))
 }
+
+/// Kinds of hostname bytes for [`parse_host`]: anything else ends the host.
+const H_STOP: u8 = 0;
+/// A letter.
+const H_ALPHA: u8 = 1;
+/// `-`.
+const H_DASH: u8 = 2;
+/// A digit.
+const H_DIGIT: u8 = 3;
+/// `.`.
+const H_DOT: u8 = 4;
+/// Bit `prev * 5 + kind` is set for the kind pairs a hostname may not hold: `..` and `.-`
+/// (an empty label, a label starting with `-`) and `-.` (a label ending with `-`).
+const BAD_PAIRS: u32 =
+    1 << (H_DOT * 5 + H_DOT) | 1 << (H_DOT * 5 + H_DASH) | 1 << (H_DASH * 5 + H_DOT);
+
+const fn host_kinds() -> [u8; 256] {
+    let mut t = [H_STOP; 256];
+    let mut c = 0usize;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = if b.is_ascii_digit() {
+            H_DIGIT
+        } else if b.is_ascii_alphabetic() {
+            H_ALPHA
+        } else if b == b'-' {
+            H_DASH
+        } else if b == b'.' {
+            H_DOT
+        } else {
+            H_STOP
+        };
+        c += 1;
+    }
+    t
+}
+
+static HOST_KIND: [u8; 256] = host_kinds();
 
 /// RFC 3261 §19.1.1 `uri-parameters = *( ";" uri-parameter )`, `other-param = pname [ "="
 /// pvalue ]`, both `1*paramchar` (the named parameters are all of that shape). Returns the end.
@@ -1603,6 +1631,78 @@ mod tests {
         )
     }
 
+    /// The hostname parser before it was made branch-free, kept to check the new one.
+    fn parse_host_reference(s: &[u8], i: usize) -> Result<(RawHost, usize), UriError> {
+        if s.get(i) == Some(&b'[') {
+            // IPv6reference = "[" IPv6address "]"
+            let a = i + 1;
+            let e = scan(s, a, IPV6);
+            if s.get(e) != Some(&b']') {
+                return Err(stop_err(s, e, UriError::BadHost));
+            }
+            let addr = s
+                .get(a..e)
+                .and_then(|t| core::str::from_utf8(t).ok())
+                .and_then(|t| t.parse::<Ipv6Addr>().ok())
+                .ok_or(UriError::BadHost)?;
+            return Ok((RawHost::V6(addr), e + 1));
+        }
+        // hostname = *( domainlabel "." ) toplabel [ "." ]
+        // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
+        // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
+        // One pass: check label shapes and remember the first byte of the last label.
+        let start = i;
+        let mut j = i;
+        let mut label_start = i;
+        let mut prev = 0u8;
+        let mut digits_and_dots = true;
+        let mut top_first = 0u8;
+        while let Some(&b) = s.get(j) {
+            if !has(b, HOST) {
+                break;
+            }
+            match b {
+                b'.' => {
+                    if j == label_start || prev == b'-' {
+                        return Err(UriError::BadHost);
+                    }
+                    label_start = j + 1;
+                }
+                b'-' => {
+                    if j == label_start {
+                        return Err(UriError::BadHost);
+                    }
+                    digits_and_dots = false;
+                }
+                _ => {
+                    if j == label_start {
+                        top_first = b;
+                    }
+                    if !b.is_ascii_digit() {
+                        digits_and_dots = false;
+                    }
+                }
+            }
+            prev = b;
+            j += 1;
+        }
+        if j == start {
+            return Err(stop_err(s, j, UriError::BadHost));
+        }
+        let text = s.get(start..j).unwrap_or_default();
+        if digits_and_dots {
+            // Only a toplabel may not start with a digit, so this can only be an IPv4address.
+            let a = parse_ipv4(text).ok_or(UriError::BadHost)?;
+            return Ok((RawHost::V4(a), j));
+        }
+        // A label cannot end with '-' (a trailing '.' was checked above); the toplabel (the last
+        // label, before an optional trailing '.') starts with a letter.
+        if prev == b'-' || !top_first.is_ascii_alphabetic() {
+            return Err(UriError::BadHost);
+        }
+        Ok((RawHost::Name((start, j)), j))
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
 
@@ -1686,6 +1786,20 @@ mod tests {
                 prop_assert!(u.equivalent(&u));
                 prop_assert_eq!(u.raw().as_bytes(), &bytes[..]);
             }
+        }
+
+        #[test]
+        fn parse_host_matches_reference(s in "[a-zA-Z0-9.\\-]{0,12}[;:@?>]?[a-z.]{0,3}") {
+            let same = |a: Result<(RawHost, usize), UriError>, b: Result<(RawHost, usize), UriError>| {
+                match (a, b) {
+                    (Ok((RawHost::Name(x), i)), Ok((RawHost::Name(y), j))) => x == y && i == j,
+                    (Ok((RawHost::V4(x), i)), Ok((RawHost::V4(y), j))) => x == y && i == j,
+                    (Ok((RawHost::V6(x), i)), Ok((RawHost::V6(y), j))) => x == y && i == j,
+                    (Err(x), Err(y)) => x == y,
+                    _ => false,
+                }
+            };
+            prop_assert!(same(parse_host(s.as_bytes(), 0), parse_host_reference(s.as_bytes(), 0)), "{}", s);
         }
 
         #[test]

@@ -4,7 +4,7 @@
 use super::error::ParseError;
 use super::header::{Header, HeaderName};
 use super::headers::{self, CSeq, Contact, MediaType, NameAddr, Via};
-use super::lex::CommaValues;
+use super::lex::{self, CommaValues};
 use super::parser::{Message, StartLine, Version};
 use super::uri::Uri;
 
@@ -133,8 +133,7 @@ impl<'b, 'h> Message<'b, 'h> {
 
     /// Every Via value, top first, each parsed.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'b>, ParseError>> + 'h {
-        self.values(HeaderName::Via)
-            .map(|v| Via::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Via)))
+        self.list(HeaderName::Via, Via::parse_first)
     }
 
     /// The From header (§20.20).
@@ -149,6 +148,24 @@ impl<'b, 'h> Message<'b, 'h> {
 
     fn name_addr(&self, name: HeaderName) -> Result<NameAddr<'b>, ParseError> {
         NameAddr::parse(self.single(name)?).ok_or(ParseError::BadHeaderValue(name))
+    }
+
+    /// The From tag (§19.3, §8.1.1.3), found without parsing the From URI: see
+    /// [`NameAddr::find_tag`] for what is and is not checked. Equal to
+    /// `self.from()?.tag()` whenever [`Message::from`] succeeds. `Ok(None)` if the From has
+    /// no tag.
+    pub fn from_tag(&self) -> Result<Option<&'b str>, ParseError> {
+        self.tag_of(HeaderName::From)
+    }
+
+    /// The To tag (§19.3, §8.2.6.2), found without parsing the To URI: see
+    /// [`Message::from_tag`].
+    pub fn to_tag(&self) -> Result<Option<&'b str>, ParseError> {
+        self.tag_of(HeaderName::To)
+    }
+
+    fn tag_of(&self, name: HeaderName) -> Result<Option<&'b str>, ParseError> {
+        NameAddr::find_tag(self.single(name)?).ok_or(ParseError::BadHeaderValue(name))
     }
 
     /// The Call-ID (§20.8).
@@ -194,19 +211,52 @@ impl<'b, 'h> Message<'b, 'h> {
 
     /// Every Contact value (§20.10), parsed.
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'b>, ParseError>> + 'h {
-        self.values(HeaderName::Contact)
-            .map(|v| Contact::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Contact)))
+        self.list(HeaderName::Contact, Contact::parse_first)
     }
 
     /// Every Route value (§20.34), top first.
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'b>, ParseError>> + 'h {
-        self.values(HeaderName::Route)
-            .map(|v| NameAddr::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Route)))
+        self.list(HeaderName::Route, NameAddr::parse_first)
     }
 
     /// Every Record-Route value (§20.30), top first.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'b>, ParseError>> + 'h {
-        self.values(HeaderName::RecordRoute)
-            .map(|v| NameAddr::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::RecordRoute)))
+        self.list(HeaderName::RecordRoute, NameAddr::parse_first)
+    }
+
+    /// The values of a list header (§7.3.1) across all its lines, each parsed by `first`
+    /// from the front of the rest of its line, so the line is not split at commas first.
+    /// Yields the same as `self.values(name).map(parse)` with the whole-value parser: empty
+    /// elements are skipped, and after a malformed element (an error) the iteration goes on
+    /// from the next top-level comma.
+    fn list<T>(
+        &self,
+        name: HeaderName,
+        first: fn(&'b [u8]) -> Option<(T, &'b [u8])>,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + use<'b, 'h, T> {
+        let mut lines = self.headers_named(name);
+        let mut rest: &'b [u8] = &[];
+        core::iter::from_fn(move || loop {
+            // Skip white space and empty elements.
+            let start = rest
+                .iter()
+                .position(|&b| b != b',' && !lex::is(b, lex::LWS))
+                .unwrap_or(rest.len());
+            rest = rest.get(start..).unwrap_or_default();
+            if rest.is_empty() {
+                rest = lines.next()?.value;
+                continue;
+            }
+            return Some(match first(rest) {
+                Some((value, after)) => {
+                    rest = after;
+                    Ok(value)
+                }
+                None => {
+                    rest = lex::split_first(rest).1;
+                    Err(ParseError::BadHeaderValue(name))
+                }
+            });
+        })
     }
 }

@@ -1,3 +1,564 @@
-//! The user agent (§8, §10, §12–15).
+//! The user agent (RFC 3261 §8 UA core, §9 CANCEL, §10.2 REGISTER, §11 OPTIONS, §12
+//! dialogs, §13–15 INVITE sessions), sans-IO, over an [`Endpoint`].
+//!
+//! The application drives it like the endpoint: inputs and commands in, then drain
+//! [`UserAgent::poll_transmit`] and [`UserAgent::poll_event`], and arm
+//! [`UserAgent::poll_timeout`]. Session descriptions are bytes the application provides and
+//! reads ([`UserAgent::remote_sdp`]); [`crate::sdp`] builds and answers them.
 
+mod call;
+mod inbound;
+mod outbound;
 pub mod register;
+
+pub use call::{Call, CallId, CallState, EndReason, Role, MAX_FORKS, SDP_MAX};
+
+use core::net::SocketAddr;
+
+use crate::dialog::TextBuf;
+use crate::endpoint::{Endpoint, EndpointError, Input, TransactionId, Transmit};
+use crate::message::validate::Policy;
+use crate::storage::Storage;
+use crate::time::Instant;
+use crate::transport::Transport;
+use call::Reinvite;
+
+/// What the UA tells the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UaEvent {
+    /// A new incoming call: [`UserAgent::ring`], [`UserAgent::answer`] or
+    /// [`UserAgent::reject`]; its offer, if any, is [`UserAgent::remote_sdp`].
+    IncomingCall {
+        /// The call.
+        call: CallId,
+    },
+    /// Our INVITE got a provisional response (several early dialogs when it forked).
+    Ringing {
+        /// The call.
+        call: CallId,
+        /// The status (180, 183 ...).
+        code: u16,
+        /// Early dialogs so far.
+        early_dialogs: usize,
+    },
+    /// Our INVITE was answered with a 2xx. If we sent no offer, the 2xx holds one: answer it
+    /// with [`UserAgent::ack`] (state [`CallState::AwaitingAck`]); otherwise the ACK has
+    /// gone and the answer is [`UserAgent::remote_sdp`].
+    Answered {
+        /// The call.
+        call: CallId,
+    },
+    /// The ACK for our 2xx arrived: the call is confirmed.
+    Confirmed {
+        /// The call.
+        call: CallId,
+    },
+    /// The peer sent a re-INVITE (§14.2): [`UserAgent::accept_reinvite`] or
+    /// [`UserAgent::reject_reinvite`]; the new offer is [`UserAgent::remote_sdp`].
+    Reinvite {
+        /// The call.
+        call: CallId,
+    },
+    /// Our re-INVITE finished: 2xx changed the session; anything else left it as it was
+    /// (§14.1).
+    ReinviteDone {
+        /// The call.
+        call: CallId,
+        /// The final status.
+        code: u16,
+    },
+    /// The call is over.
+    Ended {
+        /// The call.
+        call: CallId,
+        /// Why.
+        reason: EndReason,
+    },
+    /// What happened to the registration.
+    Registration(register::RegistrationEvent),
+}
+
+/// Why a UA command failed.
+#[non_exhaustive]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UaError {
+    /// No call slot free.
+    TooManyCalls,
+    /// No such call (ended, or a stale id).
+    NoCall,
+    /// The call's state does not allow this.
+    InvalidState,
+    /// The target's host is a name and no outbound proxy is configured (DNS comes with the
+    /// proxy layer, RFC 3263).
+    Unresolvable,
+    /// A URI or session description is malformed or too long for the call's storage.
+    BadInput,
+    /// The endpoint refused.
+    Endpoint(EndpointError),
+}
+
+impl From<EndpointError> for UaError {
+    fn from(e: EndpointError) -> Self {
+        UaError::Endpoint(e)
+    }
+}
+
+impl core::fmt::Display for UaError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            UaError::TooManyCalls => f.write_str("no free call slot"),
+            UaError::NoCall => f.write_str("no such call"),
+            UaError::InvalidState => f.write_str("not allowed in the call's state"),
+            UaError::Unresolvable => {
+                f.write_str("target host needs DNS and no outbound proxy is set")
+            }
+            UaError::BadInput => f.write_str("malformed or oversized input"),
+            UaError::Endpoint(e) => write!(f, "endpoint: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for UaError {}
+
+/// Who we are and where we send.
+#[derive(Clone, Copy, Debug)]
+pub struct UaConfig<'c> {
+    /// Our address: the Via sent-by and the Contact host.
+    pub local: SocketAddr,
+    /// The transport for our requests.
+    pub transport: Transport,
+    /// Our user name (`alice`).
+    pub user: &'c str,
+    /// Our domain (`atlanta.example.com`): the AOR is `sip:user@domain`.
+    pub domain: &'c str,
+    /// Display name for From.
+    pub display_name: Option<&'c str>,
+    /// An outbound proxy (§8.1.2): every request goes there, with a loose Route to it.
+    pub outbound_proxy: Option<SocketAddr>,
+    /// What we accept (§8.2): methods, schemes, extensions, body types.
+    pub policy: Policy<'c>,
+}
+
+const EVENT_QUEUE: usize = 16;
+
+/// The user agent: calls and registration over an endpoint, in fixed storage.
+pub struct UserAgent<'s, 'c> {
+    config: UaConfig<'c>,
+    ep: Endpoint<'s>,
+    calls: Storage<'s, Call>,
+    inbox: Storage<'s, u8>,
+    /// `sip:user@domain`, our Contact URI, and the outbound proxy's Route URI.
+    names: TextBuf<256>,
+    aor: crate::dialog::Span,
+    contact: crate::dialog::Span,
+    proxy_route: crate::dialog::Span,
+    events: [Option<UaEvent>; EVENT_QUEUE],
+    ev_head: usize,
+    ev_len: usize,
+    registration: register::Registration,
+    registration_tx: Option<TransactionId>,
+    registrar: Option<(SocketAddr, u32)>,
+}
+
+/// Where a message the UA handles came from in the endpoint.
+#[derive(Clone, Copy, Debug)]
+enum Inbound {
+    Request {
+        tx: TransactionId,
+        cancels: Option<TransactionId>,
+    },
+    Response {
+        tx: TransactionId,
+    },
+    Ack,
+    Stray,
+    Timeout {
+        tx: TransactionId,
+    },
+    Terminated {
+        tx: TransactionId,
+    },
+}
+
+impl<'s, 'c> UserAgent<'s, 'c> {
+    /// A UA over `endpoint`, with `calls.len()` call slots and an inbox of at least the
+    /// endpoint's `max_message` bytes (where the UA copies each message it reads).
+    pub fn new(
+        config: UaConfig<'c>,
+        mut endpoint: Endpoint<'s>,
+        calls: impl Into<Storage<'s, Call>>,
+        inbox: impl Into<Storage<'s, u8>>,
+    ) -> Result<Self, UaError> {
+        let mut names = TextBuf::new();
+        let mut buf = [0u8; 200];
+        let aor = names
+            .push(
+                fmt_into(
+                    &mut buf,
+                    format_args!("sip:{}@{}", config.user, config.domain),
+                )
+                .ok_or(UaError::BadInput)?,
+            )
+            .map_err(|_| UaError::BadInput)?;
+        let contact = names
+            .push(
+                fmt_into(
+                    &mut buf,
+                    format_args!(
+                        "sip:{}@{}",
+                        config.user,
+                        SockFmt(config.local, config.transport)
+                    ),
+                )
+                .ok_or(UaError::BadInput)?,
+            )
+            .map_err(|_| UaError::BadInput)?;
+        let proxy_route = match config.outbound_proxy {
+            Some(p) => names
+                .push(
+                    fmt_into(
+                        &mut buf,
+                        format_args!("sip:{};lr", SockFmt(p, config.transport)),
+                    )
+                    .ok_or(UaError::BadInput)?,
+                )
+                .map_err(|_| UaError::BadInput)?,
+            None => crate::dialog::Span::EMPTY,
+        };
+        let registration = register::Registration::new(endpoint.rng());
+        Ok(UserAgent {
+            config,
+            ep: endpoint,
+            calls: calls.into(),
+            inbox: inbox.into(),
+            names,
+            aor,
+            contact,
+            proxy_route,
+            events: [None; EVENT_QUEUE],
+            ev_head: 0,
+            ev_len: 0,
+            registration,
+            registration_tx: None,
+            registrar: None,
+        })
+    }
+
+    /// The endpoint underneath.
+    pub fn endpoint(&self) -> &Endpoint<'s> {
+        &self.ep
+    }
+
+    /// Our address-of-record, `sip:user@domain`.
+    pub fn aor(&self) -> &str {
+        self.names.str(self.aor)
+    }
+
+    /// Our Contact URI.
+    pub fn contact(&self) -> &str {
+        self.names.str(self.contact)
+    }
+
+    /// Calls in use.
+    pub fn active_calls(&self) -> usize {
+        self.calls.iter().filter(|c| c.in_use).count()
+    }
+
+    /// A call's state.
+    pub fn state(&self, call: CallId) -> Option<CallState> {
+        self.call(call).map(|c| c.state)
+    }
+
+    /// The peer's current session description (offer or answer) for a call.
+    pub fn remote_sdp(&self, call: CallId) -> Option<&[u8]> {
+        self.call(call)?.remote_sdp.get()
+    }
+
+    /// Our current session description for a call.
+    pub fn local_sdp(&self, call: CallId) -> Option<&[u8]> {
+        self.call(call)?.local_sdp.get()
+    }
+
+    /// Early dialogs (forks) seen for an outgoing call.
+    pub fn early_dialogs(&self, call: CallId) -> usize {
+        self.call(call).map_or(0, |c| c.fork_count)
+    }
+
+    /// The call's dialog, once it has one.
+    pub fn dialog(&self, call: CallId) -> Option<&crate::dialog::Dialog> {
+        self.call(call)?.dialog.as_ref()
+    }
+
+    /// Handles one input (received bytes, the timeout, a send failure); then drain.
+    pub fn handle(&mut self, now: Instant, input: Input<'_>) {
+        if let Input::Timeout = input {
+            self.handle_timeout(now);
+        } else {
+            self.ep.handle(now, input);
+        }
+        self.pump(now);
+    }
+
+    /// The next message to send.
+    pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
+        self.ep.poll_transmit()
+    }
+
+    /// The next event for the application.
+    pub fn poll_event(&mut self) -> Option<UaEvent> {
+        if self.ev_len == 0 {
+            return None;
+        }
+        let e = self.events[self.ev_head].take();
+        self.ev_head = (self.ev_head + 1) % EVENT_QUEUE;
+        self.ev_len -= 1;
+        e
+    }
+
+    /// When to call [`handle`](Self::handle) with [`Input::Timeout`] next.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let calls = self
+            .calls
+            .iter()
+            .filter(|c| c.in_use)
+            .filter_map(Call::next_deadline)
+            .min();
+        [
+            self.ep.poll_timeout(),
+            calls,
+            self.registration.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.ep.handle(now, Input::Timeout);
+        for i in 0..self.calls.len() {
+            if !self.calls[i].in_use {
+                continue;
+            }
+            self.call_timers(now, i);
+        }
+        // The registration's timers: refresh before expiry, retry after a failure.
+        for _ in 0..4 {
+            if self.registration.next_deadline().is_none_or(|d| d > now) {
+                break;
+            }
+            match self.registration.on_timeout(now) {
+                Some(register::RegistrationAction::Refresh)
+                | Some(register::RegistrationAction::Retry) => {
+                    let _ = self.send_register(now, RegisterKind::Refresh);
+                }
+                Some(register::RegistrationAction::Expired) => {
+                    self.emit(UaEvent::Registration(register::RegistrationEvent::Failed {
+                        code: 408,
+                    }));
+                }
+                None => break,
+            }
+        }
+    }
+
+    fn emit(&mut self, e: UaEvent) {
+        if self.ev_len == EVENT_QUEUE {
+            // The application is not draining; the oldest event is the one lost.
+            self.ev_head = (self.ev_head + 1) % EVENT_QUEUE;
+            self.ev_len -= 1;
+        }
+        self.events[(self.ev_head + self.ev_len) % EVENT_QUEUE] = Some(e);
+        self.ev_len += 1;
+    }
+
+    /// Takes every endpoint event and acts on it.
+    fn pump(&mut self, now: Instant) {
+        // Each round handles one endpoint event; the bound is a guard, never reached when the
+        // endpoint's queue is bounded.
+        for _ in 0..256 {
+            let mut inbox = core::mem::replace(&mut self.inbox, Storage::Borrowed(&mut []));
+            let got = self.ep.poll_event().map(|e| copy_event(e, &mut inbox));
+            let Some((kind, len)) = got else {
+                self.inbox = inbox;
+                return;
+            };
+            self.on_inbound(now, kind, &inbox[..len]);
+            self.inbox = inbox;
+        }
+    }
+
+    fn call(&self, id: CallId) -> Option<&Call> {
+        let c = self.calls.get(id.index as usize)?;
+        (c.in_use && c.gen == id.gen).then_some(c)
+    }
+
+    fn call_index(&self, id: CallId) -> Option<usize> {
+        self.call(id).map(|_| id.index as usize)
+    }
+
+    fn id_of(&self, i: usize) -> CallId {
+        CallId {
+            index: i as u16,
+            gen: self.calls[i].gen,
+        }
+    }
+
+    fn alloc_call(&mut self, role: Role) -> Result<usize, UaError> {
+        let i = self
+            .calls
+            .iter()
+            .position(|c| !c.in_use)
+            .ok_or(UaError::TooManyCalls)?;
+        let gen = self.calls[i].gen.wrapping_add(1);
+        let c = &mut self.calls[i];
+        c.gen = gen;
+        c.in_use = true;
+        c.role = role;
+        c.state = match role {
+            Role::Caller => CallState::Calling,
+            Role::Callee => CallState::Incoming,
+        };
+        c.dialog = None;
+        c.forks = TextBuf::new();
+        c.fork_count = 0;
+        c.ids = TextBuf::new();
+        c.invite_tx = None;
+        c.invite_seq = 0;
+        c.cancel_requested = false;
+        c.cancelled = false;
+        c.bye_tx = None;
+        c.reinvite = Reinvite::Idle;
+        c.glare_retry = None;
+        c.pending_offer.clear();
+        c.ok_retransmit = None;
+        c.local_sdp.clear();
+        c.remote_sdp.clear();
+        c.offer_in_answer = false;
+        c.end_reason = None;
+        c.ack_branch = crate::rand::Branch::new(self.ep.rng());
+        Ok(i)
+    }
+
+    /// Ends a call and tells the application, once.
+    fn end_call(&mut self, i: usize, reason: EndReason) {
+        let c = &mut self.calls[i];
+        if !c.in_use || c.state == CallState::Ended {
+            return;
+        }
+        c.state = CallState::Ended;
+        c.end_reason = Some(reason);
+        c.ok_retransmit = None;
+        c.glare_retry = None;
+        let id = self.id_of(i);
+        self.emit(UaEvent::Ended { call: id, reason });
+        self.maybe_free(i);
+    }
+
+    /// Frees an ended call's slot once no transaction of ours refers to it.
+    fn maybe_free(&mut self, i: usize) {
+        let c = &self.calls[i];
+        if c.state == CallState::Ended && c.bye_tx.is_none() {
+            self.calls[i].in_use = false;
+        }
+    }
+
+    /// Registers with a registrar (§10.2), kept refreshed; events arrive as
+    /// [`UaEvent::Registration`].
+    pub fn register(
+        &mut self,
+        now: Instant,
+        registrar: SocketAddr,
+        expires: u32,
+    ) -> Result<(), UaError> {
+        self.registrar = Some((registrar, expires));
+        self.send_register(now, RegisterKind::Add)
+    }
+
+    /// Removes our binding (§10.2.2).
+    pub fn unregister(&mut self, now: Instant) -> Result<(), UaError> {
+        self.send_register(now, RegisterKind::Remove)
+    }
+
+    /// Removes every binding of our AOR (`Contact: *`, §10.2.2).
+    pub fn unregister_all(&mut self, now: Instant) -> Result<(), UaError> {
+        self.send_register(now, RegisterKind::RemoveAll)
+    }
+
+    /// Asks the registrar for the current bindings (§10.2.3).
+    pub fn query_registration(&mut self, now: Instant) -> Result<(), UaError> {
+        self.send_register(now, RegisterKind::Query)
+    }
+}
+
+/// Which REGISTER to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RegisterKind {
+    Add,
+    Refresh,
+    Remove,
+    RemoveAll,
+    Query,
+}
+
+/// Copies an endpoint event's bytes into `inbox` and keeps its metadata.
+fn copy_event(e: crate::endpoint::Event<'_>, inbox: &mut [u8]) -> (Inbound, usize) {
+    use crate::endpoint::Event as E;
+    let (kind, bytes): (Inbound, &[u8]) = match e {
+        E::Request { tx, bytes, cancels } => (Inbound::Request { tx, cancels }, bytes),
+        E::Response { tx, bytes } => (Inbound::Response { tx }, bytes),
+        E::Ack { bytes, .. } => (Inbound::Ack, bytes),
+        E::StrayResponse { bytes, .. } => (Inbound::Stray, bytes),
+        E::Timeout { tx } | E::TransportError { tx } => (Inbound::Timeout { tx }, &[][..]),
+        E::Terminated { tx } => (Inbound::Terminated { tx }, &[][..]),
+    };
+    match inbox.get_mut(..bytes.len()) {
+        Some(dst) => {
+            dst.copy_from_slice(bytes);
+            (kind, bytes.len())
+        }
+        // Larger than the inbox: the endpoint never stores more than max_message, so this
+        // only happens with an undersized inbox; the message is seen as empty.
+        None => (kind, 0),
+    }
+}
+
+/// Formats into a buffer; `None` if it does not fit.
+pub(crate) fn fmt_into<'b>(buf: &'b mut [u8], args: core::fmt::Arguments<'_>) -> Option<&'b [u8]> {
+    let mut w = crate::message::Writer::new(buf);
+    core::fmt::Write::write_fmt(&mut w, args).ok()?;
+    Some(w.finish())
+}
+
+/// `host:port` of a socket address as a URI hostport (IPv6 in brackets), with
+/// `;transport=tcp` for TCP so that the peer's requests come back over it.
+pub(crate) struct SockFmt(pub SocketAddr, pub Transport);
+
+impl core::fmt::Display for SockFmt {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self.0 {
+            SocketAddr::V4(a) => write!(f, "{}:{}", a.ip(), a.port())?,
+            SocketAddr::V6(a) => write!(f, "[{}]:{}", a.ip(), a.port())?,
+        }
+        match self.1 {
+            Transport::Udp => Ok(()),
+            t => write!(f, ";transport={}", t.as_str().to_ascii_lowercase_str()),
+        }
+    }
+}
+
+trait LowerStr {
+    fn to_ascii_lowercase_str(&self) -> &'static str;
+}
+
+impl LowerStr for &'static str {
+    fn to_ascii_lowercase_str(&self) -> &'static str {
+        match *self {
+            "TCP" => "tcp",
+            "TLS" => "tls",
+            "SCTP" => "sctp",
+            "WS" => "ws",
+            "WSS" => "wss",
+            _ => "udp",
+        }
+    }
+}

@@ -22,6 +22,15 @@ pub struct NameAddr<'b> {
 impl<'b> NameAddr<'b> {
     /// Parses one value of From, To, Contact (not `*`), Route, Record-Route or Reply-To.
     pub fn parse(value: &'b [u8]) -> Option<NameAddr<'b>> {
+        let (n, rest) = Self::parse_first(value)?;
+        rest.is_empty().then_some(n)
+    }
+
+    /// Parses the first value of a comma-separated header line (Contact, Route,
+    /// Record-Route, §7.3.1) and returns it with the rest of the line after the comma (empty
+    /// if it was the only value). Reading the first Route this way does not split the whole
+    /// line first.
+    pub fn parse_first(value: &'b [u8]) -> Option<(NameAddr<'b>, &'b [u8])> {
         let mut c = Cursor::new(value);
         c.skip_lws();
         let start = c.pos();
@@ -63,16 +72,16 @@ impl<'b> NameAddr<'b> {
             if !c.eat(b'<') {
                 return None;
             }
-            let inner = c.take_while(|b| b != b'>');
-            if !c.eat(b'>') {
-                return None;
-            }
-            Uri::parse(inner).ok()?
+            // No URI character is `>` (§25.1), so the first one closes the address.
+            let open = c.pos();
+            let close = lex::find_byte(value, open, b'>')?;
+            c.advance(close + 1 - open);
+            Uri::parse(value.get(open..close)?).ok()?
         } else {
             // addr-spec alone: a URI with `;`, `?` or `,` must be bracketed (§20.10), so the
-            // URI ends at the first `;` or white space, and `?` may not appear.
-            let inner = c.take_while(|b| b != b';' && !lex::is(b, lex::LWS));
-            if inner.contains(&b'?') || inner.contains(&b',') {
+            // URI ends at the first `;`, `,` or white space, and `?` may not appear.
+            let inner = c.take_while(|b| b != b';' && b != b',' && !lex::is(b, lex::LWS));
+            if inner.contains(&b'?') {
                 return None;
             }
             Uri::parse(inner).ok()?
@@ -80,16 +89,57 @@ impl<'b> NameAddr<'b> {
         let params_start = c.pos();
         params::scan(&mut c)?;
         let params = Params::new(&value[params_start..c.pos()]);
+        let rest = list_rest(&mut c)?;
+        Some((
+            NameAddr {
+                display,
+                uri,
+                bracketed,
+                params,
+            },
+            rest,
+        ))
+    }
+
+    /// The `tag` parameter of one From or To value (§19.3), found without parsing the URI:
+    /// `None` if the value is malformed, `Some(None)` if it has no tag.
+    ///
+    /// The value's shape is checked as [`NameAddr::parse`] checks it (the display name, the
+    /// `<>` around the address or the addr-spec form, then `*( SEMI generic-param )` and
+    /// nothing after), except the URI itself, which is only skipped: the address ends at the
+    /// first `>` (no URI character is `>`), or in the addr-spec form at the first `;`
+    /// (§20.10: an addr-spec with a `;` must be bracketed). So whenever `NameAddr::parse`
+    /// succeeds, this gives the same answer as its [`tag`](NameAddr::tag); it accepts more
+    /// (a bad URI inside a well-shaped value).
+    pub fn find_tag(value: &'b [u8]) -> Option<Option<&'b str>> {
+        let mut c = Cursor::new(value);
+        c.skip_lws();
+        if c.peek() == Some(b'"') {
+            // A quoted display name may hold `<`, `>`, `;` and `,`; skip it first.
+            c.quoted_string()?;
+            c.skip_lws();
+            if c.peek() != Some(b'<') {
+                return None;
+            }
+        }
+        // A token display name holds neither `<` nor `;`, and neither does an addr-spec up
+        // to its parameters, so the first of them decides the form.
+        let from = c.pos();
+        let rest = value.get(from..)?;
+        match rest.iter().position(|&b| b == b'<' || b == b';') {
+            Some(i) if rest.get(i) == Some(&b'<') => {
+                let close = lex::find_byte(value, from + i + 1, b'>')?;
+                c.advance(close + 1 - from);
+            }
+            Some(i) => c.advance(i),
+            None => c.advance(rest.len()),
+        }
+        let tag = params::scan_for(&mut c, b"tag")?;
         c.skip_lws();
         if !c.at_end() {
             return None;
         }
-        Some(NameAddr {
-            display,
-            uri,
-            bracketed,
-            params,
-        })
+        Some(tag.flatten().and_then(lex::ascii))
     }
 
     /// The `tag` parameter (§19.3).
@@ -119,6 +169,20 @@ impl<'b> NameAddr<'b> {
                 Some(dst)
             }
         }
+    }
+}
+
+/// After a list element: the rest of the line past the next comma (§7.3.1), empty at the
+/// end; `None` if something else follows the element.
+fn list_rest<'b>(c: &mut Cursor<'b>) -> Option<&'b [u8]> {
+    c.skip_lws();
+    if c.eat(b',') {
+        c.skip_lws();
+        c.buf().get(c.pos()..)
+    } else if c.at_end() {
+        Some(&[])
+    } else {
+        None
     }
 }
 
@@ -155,11 +219,21 @@ pub enum Contact<'b> {
 impl<'b> Contact<'b> {
     /// Parses one Contact value.
     pub fn parse(value: &'b [u8]) -> Option<Contact<'b>> {
-        if lex::trim(value) == b"*" {
-            Some(Contact::Star)
-        } else {
-            NameAddr::parse(value).map(Contact::Addr)
+        let (c, rest) = Self::parse_first(value)?;
+        rest.is_empty().then_some(c)
+    }
+
+    /// Parses the first value of a Contact line and returns it with the rest of the line
+    /// after the comma, like [`NameAddr::parse_first`].
+    pub fn parse_first(value: &'b [u8]) -> Option<(Contact<'b>, &'b [u8])> {
+        let mut c = Cursor::new(value);
+        c.skip_lws();
+        if c.eat(b'*') {
+            if let Some(rest) = list_rest(&mut c) {
+                return Some((Contact::Star, rest));
+            }
         }
+        NameAddr::parse_first(value).map(|(n, rest)| (Contact::Addr(n), rest))
     }
 }
 

@@ -1,0 +1,675 @@
+//! What the application asks of the UA (calls, answers, hang-ups, re-INVITEs, registration)
+//! and how the UA sends it: §8.1.1 requests, §12.2.1 requests in a dialog, §13.2.2.4 ACK
+//! for 2xx, §13.3.1.4 2xx retransmission, §14.1 glare retry.
+
+use core::net::SocketAddr;
+
+use super::call::{OkRetransmit, Reinvite};
+use super::{
+    fmt_into, CallId, CallState, EndReason, RegisterKind, Role, UaError, UaEvent, UserAgent,
+};
+use crate::dialog::{next_hop, Dialog, NextHop, MAX_ROUTES};
+use crate::endpoint::{Destination, TransactionId};
+use crate::message::builder::{Address, RequestParts, ResponseParts, SentBy};
+use crate::message::{Header, Parser, Uri};
+use crate::rand::{Branch, Token};
+use crate::time::{Duration, Instant};
+
+const SDP: &str = "application/sdp";
+
+impl<'s, 'c> UserAgent<'s, 'c> {
+    /// Places a call to `target` (a SIP URI), with an SDP offer or none (then the 2xx
+    /// carries the offer and [`ack`](Self::ack) the answer, §13.2.1).
+    pub fn invite(
+        &mut self,
+        now: Instant,
+        target: &str,
+        offer: Option<&[u8]>,
+    ) -> Result<CallId, UaError> {
+        let dest = self.dest_for_uri(target)?;
+        let i = self.alloc_call(Role::Caller)?;
+        let result = self.start_invite(now, i, target, offer, dest);
+        if result.is_err() {
+            self.calls[i].in_use = false;
+        }
+        result.map(|()| self.id_of(i))
+    }
+
+    fn start_invite(
+        &mut self,
+        now: Instant,
+        i: usize,
+        target: &str,
+        offer: Option<&[u8]>,
+        dest: Destination,
+    ) -> Result<(), UaError> {
+        let rng = self.ep.rng();
+        let id_token = Token::new(rng);
+        let tag = Token::new(rng);
+        let mut buf = [0u8; 128];
+        let call_id = fmt_into(
+            &mut buf,
+            format_args!("{}@{}", id_token.as_str(), self.config.domain),
+        )
+        .ok_or(UaError::BadInput)?;
+        let c = &mut self.calls[i];
+        c.call_id = c.ids.push(call_id).map_err(|_| UaError::BadInput)?;
+        c.local_tag = c
+            .ids
+            .push(tag.as_str().as_bytes())
+            .map_err(|_| UaError::BadInput)?;
+        if let Some(o) = offer {
+            if !c.local_sdp.set(o) {
+                return Err(UaError::BadInput);
+            }
+        }
+        c.invite_seq = 1;
+        let route = [self.names.str(self.proxy_route)];
+        let c = &self.calls[i];
+        let parts = RequestParts {
+            method: "INVITE",
+            request_uri: target,
+            via: placeholder_via(),
+            max_forwards: 70,
+            to: Address {
+                display: None,
+                uri: target,
+                tag: None,
+            },
+            from: Address {
+                display: self.config.display_name,
+                uri: self.names.str(self.aor),
+                tag: Some(c.local_tag()),
+            },
+            call_id: c.call_id(),
+            cseq: c.invite_seq,
+            contact: Some(self.names.str(self.contact)),
+            route: if self.config.outbound_proxy.is_some() {
+                &route
+            } else {
+                &[]
+            },
+            extra: &[],
+            content_type: offer.map(|_| SDP),
+            body: offer.unwrap_or(b""),
+        };
+        let tx = self.ep.send_request(now, dest, &parts)?;
+        self.calls[i].invite_tx = Some(tx);
+        Ok(())
+    }
+
+    /// Sends 180 Ringing for an incoming call, creating the early dialog (§13.3.1.1).
+    pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        if self.calls[i].state != CallState::Incoming {
+            return Err(UaError::InvalidState);
+        }
+        self.ensure_uas_dialog(i)?;
+        self.respond_in_call(now, i, 180, "Ringing", None)
+    }
+
+    /// Answers an incoming call with 200 OK carrying `sdp` (the answer to the INVITE's
+    /// offer, or our offer when the INVITE had none), then retransmits the 2xx until the ACK
+    /// (§13.3.1.4).
+    pub fn answer(&mut self, now: Instant, call: CallId, sdp: &[u8]) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        if self.calls[i].state != CallState::Incoming {
+            return Err(UaError::InvalidState);
+        }
+        self.ensure_uas_dialog(i)?;
+        if !self.calls[i].local_sdp.set(sdp) {
+            return Err(UaError::BadInput);
+        }
+        self.calls[i].offer_in_answer = self.calls[i].remote_sdp.get().is_none();
+        self.respond_in_call(now, i, 200, "OK", Some(sdp))?;
+        let tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
+        self.start_ok_retransmit(now, i, tx);
+        let c = &mut self.calls[i];
+        c.state = CallState::Answered;
+        if let Some(d) = c.dialog.as_mut() {
+            d.state_confirm();
+        }
+        Ok(())
+    }
+
+    /// Rejects an incoming call with a final status (486 Busy Here, 603 Decline ...).
+    pub fn reject(&mut self, now: Instant, call: CallId, code: u16) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        if self.calls[i].state != CallState::Incoming || !(300..700).contains(&code) {
+            return Err(UaError::InvalidState);
+        }
+        self.respond_in_call(now, i, code, reason_phrase(code), None)?;
+        self.end_call(i, EndReason::Rejected(code));
+        Ok(())
+    }
+
+    /// Sends the ACK for a 2xx that carried an offer, with our answer (§13.2.2.4).
+    pub fn ack(&mut self, now: Instant, call: CallId, answer: &[u8]) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        if self.calls[i].state != CallState::AwaitingAck {
+            return Err(UaError::InvalidState);
+        }
+        if !self.calls[i].local_sdp.set(answer) {
+            return Err(UaError::BadInput);
+        }
+        let seq = self.calls[i].invite_seq;
+        self.send_ack(now, i, seq)?;
+        self.calls[i].state = CallState::Confirmed;
+        Ok(())
+    }
+
+    /// Ends a call however far it got: CANCEL before an answer (§9.1), BYE after (§15.1),
+    /// 603 for an unanswered incoming call.
+    pub fn hangup(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        match self.calls[i].state {
+            CallState::Calling | CallState::Ringing => self.cancel_at(now, i),
+            CallState::Incoming => self.reject(now, call, 603),
+            // §15: no BYE before the ACK for our 2xx; it goes when the ACK arrives.
+            CallState::Answered => {
+                self.calls[i].cancel_requested = true;
+                Ok(())
+            }
+            CallState::Confirmed | CallState::AwaitingAck => self.send_bye(now, i),
+            CallState::Ending | CallState::Ended => Err(UaError::InvalidState),
+        }
+    }
+
+    fn cancel_at(&mut self, now: Instant, i: usize) -> Result<(), UaError> {
+        let c = &mut self.calls[i];
+        if c.cancelled {
+            return Ok(());
+        }
+        if c.state == CallState::Calling {
+            // §9.1: no CANCEL before a provisional response; it goes when one arrives.
+            c.cancel_requested = true;
+            return Ok(());
+        }
+        let tx = c.invite_tx.ok_or(UaError::InvalidState)?;
+        self.ep.send_cancel(now, tx)?;
+        self.calls[i].cancelled = true;
+        Ok(())
+    }
+
+    /// Sends a re-INVITE with a new offer (§14.1): hold, resume, a codec change. The answer
+    /// arrives as [`UaEvent::ReinviteDone`]; a 491 (glare) is retried after the §14.1 delay.
+    pub fn reinvite(&mut self, now: Instant, call: CallId, offer: &[u8]) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        let c = &mut self.calls[i];
+        if c.state != CallState::Confirmed
+            || c.reinvite != Reinvite::Idle
+            || c.glare_retry.is_some()
+        {
+            return Err(UaError::InvalidState);
+        }
+        if !c.pending_offer.set(offer) {
+            return Err(UaError::BadInput);
+        }
+        self.send_reinvite(now, i)
+    }
+
+    fn send_reinvite(&mut self, now: Instant, i: usize) -> Result<(), UaError> {
+        let dest = self.dest_for_dialog(i)?;
+        let c = &mut self.calls[i];
+        let d = c.dialog.as_mut().ok_or(UaError::InvalidState)?;
+        let seq = d.next_seq();
+        let mut routes = [""; MAX_ROUTES + 1];
+        let d = c.dialog.as_ref().ok_or(UaError::InvalidState)?;
+        let mut parts = d.request(
+            "INVITE",
+            seq,
+            Some(self.names.str(self.contact)),
+            &mut routes,
+        );
+        let offer = c.pending_offer.get().unwrap_or(b"");
+        parts.content_type = Some(SDP);
+        parts.body = offer;
+        let tx = self.ep.send_request(now, dest, &parts)?;
+        self.calls[i].reinvite = Reinvite::Sent { tx, seq };
+        Ok(())
+    }
+
+    /// Accepts the peer's re-INVITE with our answer (§14.2); the session changes.
+    pub fn accept_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        answer: &[u8],
+    ) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        let Reinvite::Received { tx } = self.calls[i].reinvite else {
+            return Err(UaError::InvalidState);
+        };
+        let mut contact = [0u8; 160];
+        let contact = angle(&mut contact, self.names.str(self.contact))?;
+        let extra = [("Contact", contact)];
+        let tag = self.calls[i]
+            .dialog
+            .as_ref()
+            .map(|d| d.local_tag())
+            .unwrap_or("");
+        let parts = ResponseParts {
+            to_tag: Some(tag),
+            extra: &extra,
+            content_type: Some(SDP),
+            body: answer,
+            ..ResponseParts::new(200, "OK")
+        };
+        self.ep.respond(now, tx, &parts)?;
+        let c = &mut self.calls[i];
+        if let Some(offer) = c.pending_offer.get() {
+            let offer_len = offer.len();
+            let (remote, pending) = (&mut c.remote_sdp, &c.pending_offer);
+            remote.set(&pending.bytes[..offer_len]);
+        }
+        c.pending_offer.clear();
+        c.local_sdp.set(answer);
+        c.reinvite = Reinvite::AnsweredWaitingAck { tx };
+        self.start_ok_retransmit(now, i, tx);
+        Ok(())
+    }
+
+    /// Rejects the peer's re-INVITE (488 Not Acceptable Here, say); the old session stays
+    /// (§14.2).
+    pub fn reject_reinvite(
+        &mut self,
+        now: Instant,
+        call: CallId,
+        code: u16,
+    ) -> Result<(), UaError> {
+        let i = self.call_index(call).ok_or(UaError::NoCall)?;
+        let Reinvite::Received { tx } = self.calls[i].reinvite else {
+            return Err(UaError::InvalidState);
+        };
+        let tag = self.calls[i]
+            .dialog
+            .as_ref()
+            .map(|d| d.local_tag())
+            .unwrap_or("");
+        let parts = ResponseParts {
+            to_tag: Some(tag),
+            ..ResponseParts::new(code, reason_phrase(code))
+        };
+        self.ep.respond(now, tx, &parts)?;
+        let c = &mut self.calls[i];
+        c.pending_offer.clear();
+        c.reinvite = Reinvite::Idle;
+        Ok(())
+    }
+
+    /// The peer's pending offer in a re-INVITE we have not answered yet.
+    pub fn pending_offer(&self, call: CallId) -> Option<&[u8]> {
+        let c = self.call(call)?;
+        match c.reinvite {
+            Reinvite::Received { .. } => c.pending_offer.get(),
+            _ => None,
+        }
+    }
+
+    pub(super) fn send_bye(&mut self, now: Instant, i: usize) -> Result<(), UaError> {
+        let dest = self.dest_for_dialog(i)?;
+        let c = &mut self.calls[i];
+        let d = c.dialog.as_mut().ok_or(UaError::InvalidState)?;
+        let seq = d.next_seq();
+        let mut routes = [""; MAX_ROUTES + 1];
+        let d = c.dialog.as_ref().ok_or(UaError::InvalidState)?;
+        let parts = d.request("BYE", seq, None, &mut routes);
+        let tx = self.ep.send_request(now, dest, &parts)?;
+        let c = &mut self.calls[i];
+        c.bye_tx = Some(tx);
+        c.ok_retransmit = None;
+        c.state = CallState::Ending;
+        Ok(())
+    }
+
+    /// The ACK for a 2xx (§13.2.2.4): built from the dialog, the INVITE's CSeq number, sent
+    /// outside any transaction, identical when repeated for a retransmitted 2xx.
+    pub(super) fn send_ack(&mut self, _now: Instant, i: usize, seq: u32) -> Result<(), UaError> {
+        let dest = self.dest_for_dialog(i)?;
+        let c = &self.calls[i];
+        let d = c.dialog.as_ref().ok_or(UaError::InvalidState)?;
+        // The ACK answers the 2xx's offer when the INVITE had none; else it has no body.
+        // Every copy is the same, so a retransmitted ACK carries the answer too.
+        let body = if c.role == Role::Caller && c.offer_in_answer {
+            c.local_sdp.get()
+        } else {
+            None
+        };
+        send_ack_for(&mut self.ep, dest, d, seq, c.ack_branch, body)
+    }
+
+    /// An extra 2xx from another fork (§13.2.2.4): ACK it and send BYE in its dialog.
+    pub(super) fn ack_and_bye_fork(&mut self, now: Instant, i: usize, response: &[u8]) {
+        let Some(invite_tx) = self.calls[i].invite_tx else {
+            return;
+        };
+        let Some(req) = self.ep.request_bytes(invite_tx) else {
+            return;
+        };
+        let mut rq = [0u8; 4096];
+        let Some(rq) = rq.get_mut(..req.len()) else {
+            return;
+        };
+        rq.copy_from_slice(req);
+        let mut h1 = [Header::EMPTY; 64];
+        let mut h2 = [Header::EMPTY; 64];
+        let (
+            Ok(crate::message::Status::Complete(invite)),
+            Ok(crate::message::Status::Complete(ok)),
+        ) = (
+            Parser::datagram().parse(rq, &mut h1),
+            Parser::datagram().parse(response, &mut h2),
+        )
+        else {
+            return;
+        };
+        let Ok(mut d) = Dialog::uac(&invite, &ok) else {
+            return;
+        };
+        let seq = self.calls[i].invite_seq;
+        let dest = match d.next_hop() {
+            Some(NextHop::Addr(a)) => self.dest_to(a),
+            _ => match self.config.outbound_proxy {
+                Some(p) => self.dest_to(p),
+                None => return,
+            },
+        };
+        let branch = Branch::new(self.ep.rng());
+        let _ = send_ack_for(&mut self.ep, dest, &d, seq, branch, None);
+        let bye_seq = d.next_seq();
+        let mut routes = [""; MAX_ROUTES + 1];
+        let parts = d.request("BYE", bye_seq, None, &mut routes);
+        let _ = self.ep.send_request(now, dest, &parts);
+    }
+
+    /// Responds within an incoming call's INVITE transaction with our tag and Contact.
+    pub(super) fn respond_in_call(
+        &mut self,
+        now: Instant,
+        i: usize,
+        code: u16,
+        reason: &str,
+        body: Option<&[u8]>,
+    ) -> Result<(), UaError> {
+        let tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
+        let mut contact = [0u8; 160];
+        let contact = angle(&mut contact, self.names.str(self.contact))?;
+        let extra = [("Contact", contact)];
+        let c = &self.calls[i];
+        let parts = ResponseParts {
+            code,
+            reason,
+            to_tag: Some(c.local_tag()),
+            extra: if code < 300 { &extra } else { &[] },
+            content_type: body.map(|_| SDP),
+            body: body.unwrap_or(b""),
+        };
+        self.ep.respond(now, tx, &parts)?;
+        Ok(())
+    }
+
+    /// Makes the UAS dialog from the stored INVITE once we answer with a tag (§12.1.1).
+    fn ensure_uas_dialog(&mut self, i: usize) -> Result<(), UaError> {
+        if self.calls[i].dialog.is_some() {
+            return Ok(());
+        }
+        let tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
+        let req = self.ep.request_bytes(tx).ok_or(UaError::InvalidState)?;
+        let mut h = [Header::EMPTY; 64];
+        let msg = Parser::datagram()
+            .parse(req, &mut h)
+            .ok()
+            .and_then(|s| s.complete())
+            .ok_or(UaError::InvalidState)?;
+        let d = Dialog::uas(&msg, self.calls[i].local_tag()).map_err(|_| UaError::BadInput)?;
+        self.calls[i].dialog = Some(d);
+        Ok(())
+    }
+
+    fn start_ok_retransmit(&mut self, now: Instant, i: usize, tx: TransactionId) {
+        let t = self.ep.config().timers;
+        self.calls[i].ok_retransmit = Some(OkRetransmit {
+            tx,
+            next: now + t.t1,
+            interval: t.t1,
+            give_up: now + t.t1_x64(),
+        });
+    }
+
+    /// Fires a call's own timers: 2xx retransmission and give-up (§13.3.1.4), glare retry
+    /// (§14.1).
+    pub(super) fn call_timers(&mut self, now: Instant, i: usize) {
+        if let Some(mut r) = self.calls[i].ok_retransmit {
+            if now >= r.give_up {
+                // No ACK for 64·T1: the session ends with a BYE.
+                self.calls[i].ok_retransmit = None;
+                if let Reinvite::AnsweredWaitingAck { .. } = self.calls[i].reinvite {
+                    self.calls[i].reinvite = Reinvite::Idle;
+                }
+                let _ = self.send_bye(now, i);
+                self.end_call(i, EndReason::NoAck);
+            } else if now >= r.next {
+                let _ = self.ep.retransmit_response(now, r.tx);
+                let t2 = self.ep.config().timers.t2;
+                r.interval = (r.interval * 2).min(t2);
+                r.next = r.next + r.interval;
+                self.calls[i].ok_retransmit = Some(r);
+            }
+        }
+        if self.calls[i].glare_retry.is_some_and(|t| t <= now) {
+            self.calls[i].glare_retry = None;
+            if self.send_reinvite(now, i).is_err() {
+                let id = self.id_of(i);
+                self.emit(UaEvent::ReinviteDone {
+                    call: id,
+                    code: 491,
+                });
+            }
+        }
+    }
+
+    /// §14.1: after a 491, wait 2.1–4 s if we own the Call-ID (we were the caller), else
+    /// 0–2 s, in 10 ms units, then retry.
+    pub(super) fn schedule_glare_retry(&mut self, now: Instant, i: usize) {
+        let r = self.ep.rng().next_u64();
+        let ms = if self.calls[i].role == Role::Caller {
+            2100 + (r % 191) * 10
+        } else {
+            (r % 201) * 10
+        };
+        self.calls[i].glare_retry = Some(now + Duration::from_millis(ms));
+    }
+
+    pub(super) fn send_register(
+        &mut self,
+        now: Instant,
+        kind: RegisterKind,
+    ) -> Result<(), UaError> {
+        let (registrar, expires) = self.registrar.ok_or(UaError::InvalidState)?;
+        let mut reg_uri = [0u8; 160];
+        let reg_uri = registrar_uri(&mut reg_uri, self.config.domain)?;
+        let cfg = super::register::RegistrationConfig {
+            registrar: reg_uri,
+            aor: self.names.str(self.aor),
+            contact: self.names.str(self.contact),
+            expires,
+            display_name: self.config.display_name,
+        };
+        let mut buf = super::register::RegisterBuf::new();
+        let built = match kind {
+            RegisterKind::Add | RegisterKind::Refresh => {
+                self.registration.register(now, &cfg, &mut buf)
+            }
+            RegisterKind::Remove => self.registration.unregister(now, &cfg, &mut buf),
+            RegisterKind::RemoveAll => self.registration.unregister_all(now, &cfg, &mut buf),
+            RegisterKind::Query => self.registration.query(now, &cfg, &mut buf),
+        };
+        let req = built.map_err(|_| UaError::InvalidState)?;
+        let dest = self.dest_to(self.config.outbound_proxy.unwrap_or(registrar));
+        match self.ep.send_request(now, dest, &req.parts()) {
+            Ok(tx) => {
+                self.registration_tx = Some(tx);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.registration.on_transport_timeout(now);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// A response to our REGISTER: what it meant, and a retry after a 423.
+    pub(super) fn registration_response(
+        &mut self,
+        now: Instant,
+        msg: &crate::message::Message<'_, '_>,
+        expires: u32,
+    ) -> Option<super::register::RegistrationEvent> {
+        use super::register::RegistrationEvent as R;
+        let mut reg_uri = [0u8; 160];
+        let reg_uri = registrar_uri(&mut reg_uri, self.config.domain).ok()?;
+        let cfg = super::register::RegistrationConfig {
+            registrar: reg_uri,
+            aor: self.names.str(self.aor),
+            contact: self.names.str(self.contact),
+            expires,
+            display_name: self.config.display_name,
+        };
+        let e = self.registration.on_response(now, &cfg, msg);
+        match e {
+            R::Ignored => None,
+            R::RetryWithMinExpires { .. } => {
+                let _ = self.send_register(now, RegisterKind::Add);
+                Some(e)
+            }
+            _ => Some(e),
+        }
+    }
+
+    pub(super) fn dest_to(&self, remote: SocketAddr) -> Destination {
+        Destination {
+            transport: self.config.transport,
+            local: self.config.local,
+            remote,
+        }
+    }
+
+    /// §8.1.2: the outbound proxy if configured, else the URI's host, which must be an
+    /// address (DNS is the proxy layer's, RFC 3263).
+    fn dest_for_uri(&self, uri: &str) -> Result<Destination, UaError> {
+        if let Some(p) = self.config.outbound_proxy {
+            return Ok(self.dest_to(p));
+        }
+        let u = Uri::parse(uri.as_bytes()).map_err(|_| UaError::BadInput)?;
+        match next_hop(&u) {
+            Some(NextHop::Addr(a)) => Ok(self.dest_to(a)),
+            Some(NextHop::Resolve { .. }) => Err(UaError::Unresolvable),
+            None => Err(UaError::BadInput),
+        }
+    }
+
+    /// Where the dialog's requests go: its route set or remote target (§12.2.1.1), or the
+    /// outbound proxy when that is a name we cannot resolve.
+    pub(super) fn dest_for_dialog(&self, i: usize) -> Result<Destination, UaError> {
+        let d = self.calls[i].dialog.as_ref().ok_or(UaError::InvalidState)?;
+        match d.next_hop() {
+            Some(NextHop::Addr(a)) => Ok(self.dest_to(a)),
+            _ => self
+                .config
+                .outbound_proxy
+                .map(|p| self.dest_to(p))
+                .ok_or(UaError::Unresolvable),
+        }
+    }
+}
+
+/// Sends an ACK for a 2xx in dialog `d` with this branch (§13.2.2.4).
+fn send_ack_for(
+    ep: &mut crate::endpoint::Endpoint<'_>,
+    dest: Destination,
+    d: &Dialog,
+    seq: u32,
+    branch: Branch,
+    body: Option<&[u8]>,
+) -> Result<(), UaError> {
+    let mut routes = [""; MAX_ROUTES + 1];
+    let mut parts = d.request("ACK", seq, None, &mut routes);
+    let mut host = [0u8; 64];
+    let host = host_of(&mut host, dest.local)?;
+    parts.via = SentBy {
+        transport: dest.transport.as_str(),
+        host,
+        port: Some(dest.local.port()),
+        branch: branch.as_str(),
+        rport: false,
+    };
+    if let Some(b) = body {
+        parts.content_type = Some(SDP);
+        parts.body = b;
+    }
+    let mut out = [0u8; 2048];
+    let bytes = parts.write(&mut out).map_err(|_| UaError::BadInput)?;
+    ep.send_stateless(dest.transport, dest.local, dest.remote, bytes)?;
+    Ok(())
+}
+
+fn placeholder_via() -> SentBy<'static> {
+    // The endpoint writes the real Via (sent-by, branch) when it sends.
+    SentBy {
+        transport: "UDP",
+        host: "",
+        port: None,
+        branch: "",
+        rport: false,
+    }
+}
+
+/// `sip:domain`, the Request-URI of a REGISTER (§10.2).
+fn registrar_uri<'b>(buf: &'b mut [u8], domain: &str) -> Result<&'b str, UaError> {
+    let b = fmt_into(buf, format_args!("sip:{domain}")).ok_or(UaError::BadInput)?;
+    core::str::from_utf8(b).map_err(|_| UaError::BadInput)
+}
+
+/// `<uri>` into a buffer.
+pub(super) fn angle<'b>(buf: &'b mut [u8], uri: &str) -> Result<&'b [u8], UaError> {
+    fmt_into(buf, format_args!("<{uri}>")).ok_or(UaError::BadInput)
+}
+
+fn host_of(buf: &mut [u8; 64], a: SocketAddr) -> Result<&str, UaError> {
+    let b = match a {
+        SocketAddr::V4(v) => fmt_into(buf, format_args!("{}", v.ip())),
+        SocketAddr::V6(v) => fmt_into(buf, format_args!("[{}]", v.ip())),
+    }
+    .ok_or(UaError::BadInput)?;
+    core::str::from_utf8(b).map_err(|_| UaError::BadInput)
+}
+
+/// The reason phrases of §21 for the codes a UA sends.
+pub(super) fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        400 => "Bad Request",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        415 => "Unsupported Media Type",
+        416 => "Unsupported URI Scheme",
+        420 => "Bad Extension",
+        480 => "Temporarily Unavailable",
+        481 => "Call/Transaction Does Not Exist",
+        482 => "Loop Detected",
+        486 => "Busy Here",
+        487 => "Request Terminated",
+        488 => "Not Acceptable Here",
+        491 => "Request Pending",
+        500 => "Server Internal Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        600 => "Busy Everywhere",
+        603 => "Decline",
+        606 => "Not Acceptable",
+        _ => "Unknown",
+    }
+}
