@@ -844,3 +844,84 @@ fn forked_and_offerless_calls_under_20_percent_loss() {
         assert_eq!(p.bob().ua().remote_sdp(bc), Some(ANSWER), "seed {seed}");
     }
 }
+
+// ------------------------------------------------------------------ glare, lost ACK
+
+#[test]
+fn reinvite_glare_491_then_retry_per_14_1() {
+    let mut p = pair(13, 0.0, Answer::Now);
+    let call = p.call(Some(OFFER));
+    p.run_for(5);
+    let bc = bob_call(&mut p);
+    // Both re-INVITE at the same instant: each gets 491, then retries after its §14.1
+    // delay (the Call-ID owner, Alice, waits 2.1–4 s; Bob 0–2 s), and both succeed.
+    let now = p.sim.now();
+    p.alice()
+        .command(now, |ua, _| ua.reinvite(now, call, HOLD).unwrap());
+    p.bob()
+        .command(now, |ua, _| ua.reinvite(now, bc, HELD).unwrap());
+    p.run_for(30);
+    let flow = p.flow();
+    assert_eq!(
+        flow.iter()
+            .filter(|f| f.ends_with("491 Request Pending"))
+            .count(),
+        2,
+        "{flow:?}"
+    );
+    assert!(p
+        .alice()
+        .events()
+        .contains(&UaEvent::ReinviteDone { call, code: 200 }));
+    assert!(p.bob().events().contains(&UaEvent::ReinviteDone {
+        call: bc,
+        code: 200
+    }));
+    // Bob (not the Call-ID owner) retried first, within 2 s of the 491.
+    let done_at = |node: &UaNode<Phone>, c: CallId| {
+        node.log
+            .iter()
+            .find(|(_, e)| *e == UaEvent::ReinviteDone { call: c, code: 200 })
+            .unwrap()
+            .0
+    };
+    let a = done_at(p.sim.node::<UaNode<Phone>>(p.alice), call);
+    let b = done_at(p.sim.node::<UaNode<Phone>>(p.bob), bc);
+    assert!(b < a, "bob {b} alice {a}");
+    assert!(b.saturating_since(now) < Duration::from_millis(2_200));
+    assert!(a.saturating_since(now) >= Duration::from_millis(2_100));
+    assert_eq!(p.alice().ua().state(call), Some(CallState::Confirmed));
+}
+
+#[test]
+fn no_ack_for_2xx_ends_the_call_with_bye_after_64_t1() {
+    let mut p = pair(14, 0.0, Answer::Now);
+    let alice = p.alice;
+    let bob = p.bob;
+    // Alice's ACKs never arrive (a broken NAT, say): Bob retransmits the 2xx with T1
+    // doubling to T2, gives up at 64·T1 and sends BYE (§13.3.1.4).
+    let call = p.call(Some(OFFER));
+    p.sim.run_until(Instant::from_millis(5)).unwrap();
+    p.sim.drop_next(alice, bob, 1_000);
+    p.run_for(40);
+    let bc = bob_call(&mut p);
+    let oks: Vec<u64> = p
+        .sim
+        .trace()
+        .iter()
+        .filter(|e| e.from == bob && matches!(e.kind, TraceKind::Sent))
+        .filter(|e| p.sim.packet(e.packet).bytes.starts_with(b"SIP/2.0 200 OK"))
+        .map(|e| e.time.as_millis())
+        .collect();
+    // Sent at t0 = 20 ms (the INVITE's arrival), then t0 + 0.5, 1.5, 3.5, 7.5, 11.5 ... 31.5 s.
+    let t0 = oks[0];
+    let deltas: Vec<u64> = oks.iter().map(|t| t - t0).collect();
+    assert_eq!(deltas[..6], [0, 500, 1500, 3500, 7500, 11500], "{deltas:?}");
+    assert!(ended(&p.bob().events()).contains(&EndReason::NoAck));
+    assert!(
+        matches!(p.bob().ua().state(bc), None | Some(CallState::Ended)),
+        "bob's call is over"
+    );
+    assert!(p.flow().iter().any(|f| f == "bob->alice BYE"));
+    let _ = call;
+}
