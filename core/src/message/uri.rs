@@ -21,7 +21,7 @@
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use super::lex::{hex_pair, parse_u64};
+use super::lex::{find_byte, hex_pair, parse_u64};
 use super::params::Params;
 
 /// URI scheme.
@@ -144,6 +144,8 @@ const USERINFO: u16 = 1 << 9;
 const TELNUM: u16 = 1 << 10;
 /// Inside an `IPv6reference`: HEXDIG / `:` / `.`.
 const IPV6: u16 = 1 << 11;
+/// Inside a hostname label: alphanum / `-`.
+const LDH: u16 = 1 << 12;
 
 const fn class_table() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -185,6 +187,9 @@ const fn class_table() -> [u16; 256] {
         }
         if alnum || matches!(b, b'-' | b'.') {
             f |= HOST;
+        }
+        if alnum || b == b'-' {
+            f |= LDH;
         }
         if alnum || matches!(b, b'+' | b'-' | b'.') {
             f |= SCHEME;
@@ -263,7 +268,7 @@ fn run(s: &[u8], mut i: usize, mask: u16) -> Result<usize, UriError> {
 type Span = (usize, usize);
 
 /// A host before the input is known to be UTF-8.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 enum RawHost {
     Name(Span),
     V4(Ipv4Addr),
@@ -271,7 +276,7 @@ enum RawHost {
 }
 
 /// The parts found by the scheme-specific parsers, as byte ranges.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Parts {
     user: Option<Span>,
     password: Option<Span>,
@@ -319,86 +324,43 @@ fn parse_host(s: &[u8], i: usize) -> Result<(RawHost, usize), UriError> {
     // hostname = *( domainlabel "." ) toplabel [ "." ]
     // domainlabel = alphanum / alphanum *( alphanum / "-" ) alphanum
     // toplabel = ALPHA / ALPHA *( alphanum / "-" ) alphanum
-    // One pass without data-dependent branches (a `.` or `-` at an unpredictable place
-    // would cost a mispredicted branch each): every byte gets a kind, and the label rules
-    // are pairs of kinds that may not follow each other.
+    // Label by label: a tight loop over the inside of each, the rules checked at its ends.
     let start = i;
     let mut j = i;
-    // The kind before the first byte is a dot: a label starts there.
-    let mut prev = H_DOT;
-    let mut bad = 0u32;
-    let mut not_dotted_digits = 0u8;
-    let mut top_first = H_DOT;
-    while let Some(&b) = s.get(j) {
-        let kind = HOST_KIND[usize::from(b)];
-        if kind == H_STOP {
+    let mut top_first = 0u8;
+    loop {
+        // (0 at the end of the input: not alphanumeric either.)
+        let first = s.get(j).copied().unwrap_or(0);
+        if !first.is_ascii_alphanumeric() {
+            if j == start {
+                return Err(stop_err(s, j, UriError::BadHost));
+            }
+            // After a dot: `..` or `.-` is an empty label or one starting with `-`.
+            if matches!(first, b'.' | b'-') {
+                return Err(UriError::BadHost);
+            }
             break;
         }
-        bad |= BAD_PAIRS >> (prev * 5 + kind);
-        // A letter or `-`: not an IPv4address.
-        not_dotted_digits |= u8::from(kind < H_DIGIT);
-        // The first byte of each label; at the end, of the last (non-empty) one.
-        top_first = if prev == H_DOT { kind } else { top_first };
-        prev = kind;
+        top_first = first;
+        j = scan(s, j + 1, LDH);
+        // A label cannot end with `-`.
+        if s.get(j - 1) == Some(&b'-') {
+            return Err(UriError::BadHost);
+        }
+        if s.get(j) != Some(&b'.') {
+            break;
+        }
         j += 1;
     }
-    if j == start {
-        return Err(stop_err(s, j, UriError::BadHost));
-    }
-    // An empty label (`..`, a leading `.`), or a label starting or ending with `-`.
-    if bad & 1 != 0 || prev == H_DASH {
-        return Err(UriError::BadHost);
-    }
     let text = s.get(start..j).unwrap_or_default();
-    if not_dotted_digits == 0 {
-        // Only a toplabel may not start with a digit, so this can only be an IPv4address.
+    if top_first.is_ascii_digit() {
+        // Only a toplabel may not start with a digit, so this can only be an IPv4address
+        // (which `parse_ipv4` checks is all digits and dots).
         let a = parse_ipv4(text).ok_or(UriError::BadHost)?;
         return Ok((RawHost::V4(a), j));
     }
-    // The toplabel (the last label, before an optional trailing '.') starts with a letter.
-    if top_first != H_ALPHA {
-        return Err(UriError::BadHost);
-    }
     Ok((RawHost::Name((start, j)), j))
 }
-
-/// Kinds of hostname bytes for [`parse_host`]: anything else ends the host.
-const H_STOP: u8 = 0;
-/// A letter.
-const H_ALPHA: u8 = 1;
-/// `-`.
-const H_DASH: u8 = 2;
-/// A digit.
-const H_DIGIT: u8 = 3;
-/// `.`.
-const H_DOT: u8 = 4;
-/// Bit `prev * 5 + kind` is set for the kind pairs a hostname may not hold: `..` and `.-`
-/// (an empty label, a label starting with `-`) and `-.` (a label ending with `-`).
-const BAD_PAIRS: u32 =
-    1 << (H_DOT * 5 + H_DOT) | 1 << (H_DOT * 5 + H_DASH) | 1 << (H_DASH * 5 + H_DOT);
-
-const fn host_kinds() -> [u8; 256] {
-    let mut t = [H_STOP; 256];
-    let mut c = 0usize;
-    while c < 256 {
-        let b = c as u8;
-        t[c] = if b.is_ascii_digit() {
-            H_DIGIT
-        } else if b.is_ascii_alphabetic() {
-            H_ALPHA
-        } else if b == b'-' {
-            H_DASH
-        } else if b == b'.' {
-            H_DOT
-        } else {
-            H_STOP
-        };
-        c += 1;
-    }
-    t
-}
-
-static HOST_KIND: [u8; 256] = host_kinds();
 
 /// RFC 3261 §19.1.1 `uri-parameters = *( ";" uri-parameter )`, `other-param = pname [ "="
 /// pvalue ]`, both `1*paramchar` (the named parameters are all of that shape). Returns the end.
@@ -429,7 +391,21 @@ fn parse_params(s: &[u8], mut i: usize) -> Result<usize, UriError> {
 
 /// `SIP-URI` / `SIPS-URI` after the scheme's colon (RFC 3261 §25.1):
 /// `[ userinfo ] hostport uri-parameters [ headers ]`.
+///
+/// The userinfo ends at the only `@` a SIP URI may hold (no other component may hold a
+/// literal one, §25.1). Most URIs a proxy reads (Route, Record-Route) have none, which a
+/// word-at-a-time search tells quickly; then the host starts right after the scheme.
 fn parse_sip(s: &[u8], start: usize) -> Result<Parts, UriError> {
+    if find_byte(s, start, b'@').is_none() {
+        let (host, e) = parse_host(s, start)?;
+        return parse_after_host(s, e, None, None, host);
+    }
+    parse_sip_full(s, start)
+}
+
+/// [`parse_sip`] without the shortcut for URIs without `@`: the userinfo is looked for
+/// first.
+fn parse_sip_full(s: &[u8], start: usize) -> Result<Parts, UriError> {
     let mut i = start;
     // userinfo = ( user / telephone-subscriber ) [ ":" password ] "@". The user may hold ';'
     // and '?' (RFC 4475 semiuri), so the '@' is looked for before deciding where the host
@@ -465,9 +441,21 @@ fn parse_sip(s: &[u8], start: usize) -> Result<Parts, UriError> {
         }
         i = j + 1;
     }
-    // hostport = host [ ":" port ]
     let (host, e) = parse_host(s, i)?;
-    i = e;
+    parse_after_host(s, e, user, password, host)
+}
+
+/// The rest of a SIP URI after its host, which ends at `i`: `[ ":" port ] uri-parameters
+/// [ headers ]`, to the end of `s`.
+#[inline]
+fn parse_after_host(
+    s: &[u8],
+    mut i: usize,
+    user: Option<Span>,
+    password: Option<Span>,
+    host: RawHost,
+) -> Result<Parts, UriError> {
+    // hostport = host [ ":" port ]
     let mut port = None;
     if s.get(i) == Some(&b':') {
         // port = 1*DIGIT (at most 65535 to be a port at all)
@@ -1800,6 +1788,19 @@ mod tests {
                 }
             };
             prop_assert!(same(parse_host(s.as_bytes(), 0), parse_host_reference(s.as_bytes(), 0)), "{}", s);
+        }
+
+        #[test]
+        fn parse_sip_shortcut_matches_full(
+            s in "[a-zA-Z0-9@:;=?&%.+\\[\\]/_-]{0,40}",
+            t in concat!(
+                "((a|1|%61|;|%|x\\.y)(:(a|%61|))?@)?(x|X|1\\.2\\.3\\.4|\\[::1\\]|-|)(\\.y|\\.)?",
+                "(:5060|:x|:)?(;(lr|x|@)(=(a|%61|@|))?){0,3}(\\?(h|@)=(a|)(&(h|k)=(a|%61)){0,2})?"
+            ),
+        ) {
+            for s in [s.as_bytes(), t.as_bytes()] {
+                prop_assert_eq!(parse_sip(s, 0), parse_sip_full(s, 0), "{:?}", core::str::from_utf8(s));
+            }
         }
 
         #[test]

@@ -10,7 +10,8 @@ use super::error::EmitError;
 use super::model::{Connection, Media, Origin, SessionDescription, Timing};
 
 /// The transport offered and accepted: plain RTP (RFC 3551). Other profiles (SRTP, AVPF) are
-/// rejected in answers.
+/// rejected in answers. Compared exactly: SDP fields are case-significant (RFC 4566 §5), and
+/// `is_rtp` (which decides whether formats are numbers) is too.
 const RTP_AVP: &str = "RTP/AVP";
 
 /// This UA's side of the session.
@@ -276,7 +277,7 @@ pub fn answer<'o>(
             .find(|(i, s)| {
                 used & (1 << i) == 0 && s.port != 0 && s.media.eq_ignore_ascii_case(m.media())
             })
-            .filter(|_| m.port() != 0 && m.proto().eq_ignore_ascii_case(RTP_AVP))
+            .filter(|_| m.port() != 0 && m.proto() == RTP_AVP)
             .filter(|_| accepted(m, supported).any(|(_, c)| !c.is_telephone_event()));
         let Some((i, s)) = pick else {
             // Rejected (§6): port 0, the offered formats, no attributes.
@@ -353,7 +354,7 @@ pub fn check_answer(
         if am.port() == 0 {
             continue;
         }
-        if om.port() == 0 || !om.proto().eq_ignore_ascii_case(am.proto()) {
+        if om.port() == 0 || om.proto() != am.proto() {
             return Err(OfferAnswerError::MediaMismatch { index });
         }
         let ok = if am.is_rtp() {

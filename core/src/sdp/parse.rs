@@ -157,6 +157,15 @@ fn rank(kind: u8, in_media: bool) -> Option<(u8, bool)> {
     })
 }
 
+/// The required line (§5: `o=`, `s=`, at least one `t=`) that should have come before a
+/// line of rank `r` and has not.
+fn missing(r: u8, origin: bool, name: bool, time: bool) -> Option<u8> {
+    [(1, origin, b'o'), (2, name, b's'), (9, time, b't')]
+        .into_iter()
+        .find(|&(at, present, _)| r > at && !present)
+        .map(|(_, _, letter)| letter)
+}
+
 /// An `m=` line whose description is still being read.
 struct OpenMedia {
     line: usize,
@@ -231,11 +240,15 @@ impl<'b> SessionDescription<'b> {
                     },
                 );
             };
-            if r < last || (kind == b'r' && last != 9) {
+            // `m=` starts a media description after any line; the others keep §5's order.
+            if (r < last && kind != b'm') || (kind == b'r' && last != 9) {
                 return err(no, OutOfOrder(kind));
             }
             if r == last && !repeats {
                 return err(no, Repeated(kind));
+            }
+            if let Some(letter) = missing(r, origin.is_some(), name.is_some(), time.is_some()) {
+                return err(no, Missing(letter));
             }
             last = r;
             let ok = match kind {
@@ -270,18 +283,7 @@ impl<'b> SessionDescription<'b> {
                 b'm' => {
                     match &open {
                         Some(m) => m.close(session_connection.is_some())?,
-                        None => {
-                            for (present, letter) in [
-                                (origin.is_some(), b'o'),
-                                (name.is_some(), b's'),
-                                (time.is_some(), b't'),
-                            ] {
-                                if !present {
-                                    return err(no, Missing(letter));
-                                }
-                            }
-                            media_at = Some(at);
-                        }
+                        None => media_at = Some(at),
                     }
                     media_count += 1;
                     let m = media_line(value);
@@ -304,14 +306,8 @@ impl<'b> SessionDescription<'b> {
             return err(1, MissingVersion);
         }
         let (Some(origin), Some(session_name), Some(timing)) = (origin, name, time) else {
-            let letter = if origin.is_none() {
-                b'o'
-            } else if name.is_none() {
-                b's'
-            } else {
-                b't'
-            };
-            return err(no + 1, Missing(letter));
+            let letter = missing(u8::MAX, origin.is_some(), name.is_some(), time.is_some());
+            return err(no + 1, Missing(letter.unwrap_or(b'o')));
         };
         if let Some(m) = &open {
             m.close(session_connection.is_some())?;

@@ -1,0 +1,322 @@
+//! A firmware-sized sipwire user agent: `no_std`, no heap, for a Cortex-M4F
+//! (`thumbv7em-none-eabihf`).
+//!
+//! It links the *phone profile* — one registration, two calls — so that `size.sh` can measure
+//! what sipwire costs in flash and static RAM on a microcontroller. It is also the shape of a
+//! real SIP phone's main loop over the sans-IO core:
+//!
+//! ```text
+//! loop {
+//!     radio.recv -> ua.handle(now, Input::Received { .. })
+//!     deadline passed -> ua.handle(now, Input::Timeout)
+//!     keypad -> ua.invite / ua.reinvite (hold) / ua.hangup
+//!     ua.poll_event   -> ring + answer an incoming call, count ended calls
+//!     ua.poll_transmit -> radio.send
+//!     wfi (SysTick wakes us every millisecond)
+//! }
+//! ```
+//!
+//! The radio and the keypad are traits; the implementations here are opaque stand-ins
+//! (`core::hint::black_box`) so that the optimizer must keep every path a real driver would
+//! reach, and the measured size is the size of a phone, not of a program that does nothing.
+//!
+//! All memory is fixed at link time: every buffer is a `cortex_m::singleton!` (a named
+//! `static` handed out once as `&'static mut`), so `.bss` shows the whole working set.
+#![no_std]
+#![no_main]
+
+use core::hint::black_box;
+use core::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{entry, exception};
+use panic_halt as _;
+
+use sipwire_core::endpoint::{Config, Endpoint, Input, Tx};
+use sipwire_core::message::validate::Policy;
+use sipwire_core::time::Instant;
+use sipwire_core::transaction::{Slot, TimerConfig};
+use sipwire_core::transport::Transport;
+use sipwire_core::ua::{Call, CallId, CallState, UaConfig, UaEvent, UserAgent};
+
+// ---------------------------------------------------------------------------------------------
+// The phone profile: capacities, and why.
+// ---------------------------------------------------------------------------------------------
+
+/// Calls at once: one placed and one received (call waiting / transfer needs two).
+const CALLS: usize = 2;
+
+/// Transaction slots. The profile's peak is: the REGISTER refresh, the INVITE of each of
+/// the two calls (RFC 6026 keeps an answered INVITE transaction 64·T1 = 32 s for its 2xx
+/// retransmissions), and one in-dialog request (the hold re-INVITE, or a BYE). A fifth at
+/// once is not lost: an outgoing request gets `TableFull` to retry, an incoming one a 503
+/// with Retry-After (§21.5.4) that the peer retries.
+const TRANSACTIONS: usize = 4;
+
+/// The largest message kept, in bytes. A SIP INVITE with a one-stream audio SDP is about
+/// 700–1000 bytes; §18.1.1 sends requests over 1300 bytes over TCP, so 1024 admits every
+/// UDP request of a plain phone call (a peer's larger request, e.g. with ICE candidates, is
+/// answered 513). Every transaction holds two messages: this is the profile's main RAM knob.
+const MAX_MESSAGE: usize = 1024;
+
+/// The endpoint's byte arena: a request and a response per transaction, plus the core's
+/// scratch regions (stateless answers, ACKs built when polled).
+const ARENA: usize = Endpoint::arena_len(TRANSACTIONS, MAX_MESSAGE);
+
+/// Core clock, Hz (an STM32F4's 16 MHz internal oscillator after reset). SysTick ticks at
+/// 1 kHz from it.
+const SYSCLK_HZ: u32 = 16_000_000;
+
+/// Registration lifetime asked for, seconds (the UA refreshes before it runs out).
+const REGISTER_EXPIRES: u32 = 600;
+
+// Where the phone is. On a device these come from DHCP and provisioning.
+const LOCAL: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 10), 5060));
+const PBX: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 5060));
+const CALLEE: &str = "sip:bob@pbx.example.com";
+
+/// Our offer for an outgoing call, and our answer to an incoming one (PCMU/PCMA + DTMF).
+const SDP: &[u8] = b"v=0\r\no=phone 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n\
+t=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n";
+/// The hold offer (RFC 3264 §8.4: `sendonly`), version 2 of the session.
+const HOLD: &[u8] = b"v=0\r\no=phone 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\n\
+t=0 0\r\nm=audio 4000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\na=sendonly\r\n";
+
+// ---------------------------------------------------------------------------------------------
+// Time: SysTick at 1 kHz.
+// ---------------------------------------------------------------------------------------------
+
+/// Milliseconds since boot, modulo 2^32 (an atomic add is one LDREX/STREX loop on ARMv7-M:
+/// no critical section).
+static TICKS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Extends the 32-bit millisecond counter to the core's 64-bit [`Instant`]: read it at
+/// least once every 49 days (the loop reads it every millisecond).
+struct Clock {
+    last: u32,
+    millis: u64,
+}
+
+impl Clock {
+    fn now(&mut self) -> Instant {
+        let t = TICKS.load(Ordering::Relaxed);
+        self.millis += u64::from(t.wrapping_sub(self.last));
+        self.last = t;
+        Instant::from_millis(self.millis)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The radio (a UDP socket on a network stack, a Wi-Fi or cellular modem ...).
+// ---------------------------------------------------------------------------------------------
+
+/// Datagram I/O as the phone needs it.
+trait Radio {
+    /// One received datagram into `buf`: its length and sender, or `None` if none waits.
+    fn recv(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr)>;
+    /// Sends one datagram.
+    fn send(&mut self, to: SocketAddr, bytes: &[u8]);
+}
+
+/// A stand-in radio whose behaviour the optimizer cannot see: it may fill the buffer with any
+/// bytes from any sender, so the whole receive path stays in the image.
+struct OpaqueRadio;
+
+impl Radio for OpaqueRadio {
+    fn recv(&mut self, buf: &mut [u8]) -> Option<(usize, SocketAddr)> {
+        cortex_m::asm::nop();
+        // The "driver" may have written any bytes into `buf`.
+        let buf = black_box(buf);
+        let len = black_box(0usize);
+        (len > 0 && len <= buf.len()).then(|| (len, black_box(PBX)))
+    }
+
+    fn send(&mut self, to: SocketAddr, bytes: &[u8]) {
+        cortex_m::asm::nop();
+        black_box((to, bytes));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The keypad.
+// ---------------------------------------------------------------------------------------------
+
+/// What the user asks for.
+#[derive(Clone, Copy)]
+enum Key {
+    /// Call the configured callee.
+    Dial,
+    /// Put the current call on hold (a re-INVITE with a `sendonly` offer).
+    Hold,
+    /// End the current call.
+    Hangup,
+}
+
+trait Keypad {
+    fn key(&mut self) -> Option<Key>;
+}
+
+/// A stand-in keypad: any key, any time, as far as the optimizer knows.
+struct OpaqueKeypad;
+
+impl Keypad for OpaqueKeypad {
+    fn key(&mut self) -> Option<Key> {
+        match black_box(0u8) {
+            1 => Some(Key::Dial),
+            2 => Some(Key::Hold),
+            3 => Some(Key::Hangup),
+            _ => None,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The phone.
+// ---------------------------------------------------------------------------------------------
+
+/// Calls that ended, for a status LED or a log.
+static ENDED: AtomicU32 = AtomicU32::new(0);
+
+/// UA command failures (full tables, wrong state): a real phone beeps.
+static FAILED: AtomicU32 = AtomicU32::new(0);
+
+fn count<T, E>(r: Result<T, E>) -> Option<T> {
+    r.map_err(|_| FAILED.fetch_add(1, Ordering::Relaxed)).ok()
+}
+
+/// The call slots, in their static storage; out of line so that the temporary `Call`s of
+/// `Default` (10 KiB for two) are not in the same frame as the UA's.
+#[inline(never)]
+fn call_slots() -> &'static mut [Call; CALLS] {
+    // `singleton!` runs once, here: the unwrap cannot fail.
+    cortex_m::singleton!(CALL_SLOTS: [Call; CALLS] = Default::default()).unwrap()
+}
+
+/// Builds the UA in its static storage. Out of line, so that the temporaries of construction
+/// live in this frame, freed before the main loop runs, not in `main`'s permanent frame.
+#[inline(never)]
+fn init(calls: &'static mut [Call; CALLS]) -> &'static mut UserAgent<'static, 'static> {
+    // Each `singleton!` runs once, here, so none of these unwraps can fail.
+    let slots = cortex_m::singleton!(SLOTS: [Slot<Tx>; TRANSACTIONS] = Default::default()).unwrap();
+    let arena = cortex_m::singleton!(ARENA_BUF: [u8; ARENA] = [0; ARENA]).unwrap();
+    let inbox = cortex_m::singleton!(INBOX: [u8; MAX_MESSAGE] = [0; MAX_MESSAGE]).unwrap();
+
+    let config = Config {
+        timers: TimerConfig::default(),
+        // A per-device seed (from the unique ID or a TRNG) keeps tags and branches unique.
+        seed: black_box(0x5eed_5eed),
+        max_message: MAX_MESSAGE,
+        retry_after: 5,
+        path_mtu: None,
+    };
+    let endpoint = Endpoint::new(config, &mut slots[..], &mut arena[..]);
+    let ua_config = UaConfig {
+        local: LOCAL,
+        transport: Transport::Udp,
+        user: "alice",
+        domain: "pbx.example.com",
+        display_name: Some("Alice"),
+        outbound_proxy: Some(PBX),
+        policy: Policy {
+            methods: &["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"],
+            ..Policy::UAS
+        },
+    };
+    // `new` fails only on names too long for the UA's text buffer; these are short.
+    let ua = UserAgent::new(ua_config, endpoint, &mut calls[..], &mut inbox[..]).unwrap();
+    cortex_m::singleton!(UA: UserAgent<'static, 'static> = ua).unwrap()
+}
+
+#[entry]
+fn main() -> ! {
+    // `take` is `None` only on a second call; this is the first and only one.
+    let mut cp = cortex_m::Peripherals::take().unwrap();
+    cp.SYST.set_clock_source(SystClkSource::Core);
+    cp.SYST.set_reload(SYSCLK_HZ / 1000 - 1);
+    cp.SYST.clear_current();
+    cp.SYST.enable_counter();
+    cp.SYST.enable_interrupt();
+
+    let ua = init(call_slots());
+    // The radio's receive buffer. `singleton!` runs once here: the unwrap cannot fail.
+    let rx = cortex_m::singleton!(RX: [u8; MAX_MESSAGE] = [0; MAX_MESSAGE]).unwrap();
+
+    let mut clock = Clock { last: 0, millis: 0 };
+    let mut radio = OpaqueRadio;
+    let mut keypad = OpaqueKeypad;
+    // The call the keypad acts on: the one placed, or the one answered last.
+    let mut current: Option<CallId> = None;
+
+    count(ua.register(clock.now(), PBX, REGISTER_EXPIRES));
+
+    loop {
+        let now = clock.now();
+
+        while let Some((len, remote)) = radio.recv(rx) {
+            let input = Input::Received {
+                transport: Transport::Udp,
+                local: LOCAL,
+                remote,
+                bytes: &rx[..len],
+            };
+            ua.handle(now, input);
+        }
+
+        if ua.poll_timeout().is_some_and(|at| at <= now) {
+            ua.handle(now, Input::Timeout);
+        }
+
+        match keypad.key() {
+            Some(Key::Dial) => current = count(ua.invite(now, CALLEE, Some(SDP))).or(current),
+            Some(Key::Hold) => {
+                if let Some(call) = current {
+                    count(ua.reinvite(now, call, HOLD));
+                }
+            }
+            Some(Key::Hangup) => {
+                if let Some(call) = current.take() {
+                    count(ua.hangup(now, call));
+                }
+            }
+            None => {}
+        }
+
+        while let Some(event) = ua.poll_event() {
+            match event {
+                UaEvent::IncomingCall { call } => {
+                    count(ua.ring(now, call));
+                    count(ua.answer(now, call, SDP));
+                    current = Some(call);
+                }
+                // The 2xx carried the offer (our INVITE had none): answer in the ACK.
+                UaEvent::Answered { call } if ua.state(call) == Some(CallState::AwaitingAck) => {
+                    count(ua.ack(now, call, SDP));
+                }
+                // The peer holds or resumes: accept with our description.
+                UaEvent::Reinvite { call } => {
+                    count(ua.accept_reinvite(now, call, SDP));
+                }
+                UaEvent::Ended { call, .. } => {
+                    ENDED.fetch_add(1, Ordering::Relaxed);
+                    if current == Some(call) {
+                        current = None;
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        while let Some(t) = ua.poll_transmit() {
+            radio.send(t.remote, t.bytes);
+        }
+
+        // Sleep until the next interrupt: SysTick every millisecond, or the radio's.
+        cortex_m::asm::wfi();
+    }
+}
