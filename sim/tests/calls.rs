@@ -7,6 +7,10 @@ use sipwire_core::endpoint::{Config, Endpoint};
 use sipwire_core::message::builder::ResponseParts;
 use sipwire_core::message::validate::Policy;
 use sipwire_core::message::{Header, Parser};
+use sipwire_core::sdp::{
+    answer, check_answer, negotiated, Codec, Direction, LocalMedia, LocalStream,
+    SessionDescription, DEFAULT_CODECS,
+};
 use sipwire_core::time::{Duration, Instant};
 use sipwire_core::transport::Transport as SipTransport;
 use sipwire_core::ua::register::RegistrationEvent;
@@ -73,7 +77,36 @@ struct Phone {
     sdp: &'static [u8],
     /// How to answer a re-INVITE: Some(answer) accepts, None rejects with 488.
     reinvite: Option<&'static [u8]>,
+    /// Answer offers with the sdp module (PCMA + telephone-event) instead of `sdp`.
+    negotiate: bool,
     calls: Vec<CallId>,
+}
+
+/// Bob's answer to an offer, made by the sdp module: he supports PCMA and telephone-event.
+fn bob_answer(offer: &[u8]) -> Vec<u8> {
+    let offer = SessionDescription::parse(offer).unwrap();
+    let streams = [LocalStream {
+        media: "audio",
+        port: 3456,
+        direction: Direction::SendRecv,
+        ptime: None,
+    }];
+    let local = LocalMedia {
+        username: "bob",
+        session_id: 2808844564,
+        address: "192.0.2.20",
+        streams: &streams,
+    };
+    let mut out = [0u8; 1024];
+    answer(
+        &offer,
+        &[Codec::PCMA, Codec::TELEPHONE_EVENT],
+        &local,
+        1,
+        &mut out,
+    )
+    .unwrap()
+    .to_vec()
 }
 
 impl Phone {
@@ -82,6 +115,7 @@ impl Phone {
             answer,
             sdp: ANSWER,
             reinvite: Some(HELD),
+            negotiate: false,
             calls: Vec::new(),
         }
     }
@@ -91,6 +125,7 @@ impl Phone {
             answer: Answer::Now,
             sdp: OFFER,
             reinvite: Some(HELD),
+            negotiate: false,
             calls: Vec::new(),
         }
     }
@@ -103,7 +138,13 @@ impl Application for Phone {
                 self.calls.push(call);
                 ua.ring(now, call).unwrap();
                 if self.answer == Answer::Now {
-                    ua.answer(now, call, self.sdp).unwrap();
+                    match (self.negotiate, ua.remote_sdp(call)) {
+                        (true, Some(offer)) => {
+                            let sdp = bob_answer(offer);
+                            ua.answer(now, call, &sdp).unwrap();
+                        }
+                        _ => ua.answer(now, call, self.sdp).unwrap(),
+                    }
                 }
             }
             UaEvent::Answered { call } if ua.state(call) == Some(CallState::AwaitingAck) => {
@@ -269,6 +310,25 @@ fn direct_call_exact_sequence() {
             UaEvent::Ended { .. }
         ]
     ));
+}
+
+/// Offer/answer end to end: Bob's phone supports PCMA and telephone-event only, and
+/// answers Alice's PCMU/PCMA/telephone-event offer with the sdp module; both ends agree on
+/// PCMA (the first of the offer's codecs Bob supports) and telephone-event at the offer's 101.
+#[test]
+fn direct_call_negotiates_the_codec() {
+    let mut p = pair(2, 0.0, Answer::Now);
+    p.bob().app_mut().negotiate = true;
+    let call = p.call(Some(OFFER));
+    p.run_for(5);
+    let answer = p.alice().ua().remote_sdp(call).unwrap().to_vec();
+    let offer = SessionDescription::parse(OFFER).unwrap();
+    let answer = SessionDescription::parse(&answer).unwrap();
+    let n = negotiated(&offer, &answer, &DEFAULT_CODECS).unwrap();
+    assert_eq!((n.codec.name, n.payload_type), ("PCMA", 8));
+    assert_eq!(n.telephone_event, Some(101));
+    assert_eq!(answer.media().next().unwrap().port(), 3456);
+    check_answer(&offer, &answer).unwrap();
 }
 
 #[test]
