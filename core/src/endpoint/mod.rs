@@ -420,6 +420,93 @@ impl<'s> Endpoint<'s> {
         Ok(p.write(region)?.len())
     }
 
+    /// Sends a request that is already written, top Via included (a proxy forwarding,
+    /// §16.6), in a new client transaction keyed by `branch` (the top Via's) and `method`.
+    pub fn send_request_bytes(
+        &mut self,
+        now: Instant,
+        dest: Destination,
+        method: &str,
+        branch: &str,
+        bytes: &[u8],
+    ) -> Result<TransactionId, EndpointError> {
+        if bytes.len() > self.config.max_message {
+            return Err(EndpointError::TooLarge);
+        }
+        let mut key = self.hasher(KeyKind::Client);
+        key.field(branch.as_bytes());
+        key.field(method.as_bytes());
+        let key = key.finish();
+        let reliable = dest.transport.is_reliable();
+        let (machine, fx) = if method == "INVITE" {
+            let (m, fx) = ClientInviteTransaction::start(now, reliable, self.config.timers);
+            (Machine::ClientInvite(m), fx)
+        } else {
+            let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
+            (Machine::ClientNonInvite(m), fx)
+        };
+        let tx = Tx {
+            machine,
+            transport: dest.transport,
+            local: dest.local,
+            remote: dest.remote,
+            request_len: bytes.len(),
+            response_len: 0,
+            via_received: ViaReceived::default(),
+            rfc2543: false,
+            deadline: None,
+            ending: false,
+            queued_transmits: 0,
+            reap: false,
+        };
+        let id = self.table.insert(key, tx).map_err(|_| EndpointError::TableFull)?;
+        self.region_mut(Region::Request(id.index))[..bytes.len()].copy_from_slice(bytes);
+        self.apply(now, id, fx);
+        Ok(TransactionId(id))
+    }
+
+    /// Sends a response that is already written through a server transaction: a proxy
+    /// forwarding a response it received, its own Via removed (§16.7 step 9). The top Via
+    /// is sent as given (the proxy passes the previous hop's Via through).
+    pub fn respond_bytes(
+        &mut self,
+        now: Instant,
+        tx: TransactionId,
+        code: u16,
+        bytes: &[u8],
+    ) -> Result<(), EndpointError> {
+        let t = *self.table.get(tx.0).ok_or(EndpointError::NoTransaction)?;
+        if t.ending || !can_respond(&t.machine, code) {
+            return Err(EndpointError::InvalidState);
+        }
+        if bytes.len() > self.config.max_message {
+            return Err(EndpointError::TooLarge);
+        }
+        self.preserve_pending_response(tx.0)?;
+        let t = self.table.get_mut(tx.0).ok_or(EndpointError::NoTransaction)?;
+        let fx = match &mut t.machine {
+            Machine::ServerInvite(m) => m.on_tu_response(now, code),
+            Machine::ServerNonInvite(m) => m.on_tu_response(now, code),
+            _ => return Err(EndpointError::InvalidState),
+        }
+        .map_err(|_| EndpointError::InvalidState)?;
+        t.response_len = bytes.len();
+        self.region_mut(Region::Response(tx.0.index))[..bytes.len()].copy_from_slice(bytes);
+        self.apply(now, tx.0, fx);
+        Ok(())
+    }
+
+    /// Where a server transaction's responses go (§18.2.2), and its transport and local
+    /// address.
+    pub fn response_destination(&self, tx: TransactionId) -> Option<Destination> {
+        let t = self.table.get(tx.0)?;
+        Some(Destination {
+            transport: t.transport,
+            local: t.local,
+            remote: t.remote,
+        })
+    }
+
     /// Sends a response through a server transaction (§17.2): the endpoint copies Via (top
     /// Via with `received`/`rport`, §18.2.1), From, To (tag added), Call-ID and CSeq from the
     /// request, and sends it where §18.2.2 says.
@@ -430,7 +517,7 @@ impl<'s> Endpoint<'s> {
         parts: &ResponseParts<'_>,
     ) -> Result<(), EndpointError> {
         let t = *self.table.get(tx.0).ok_or(EndpointError::NoTransaction)?;
-        if t.ending || t.machine.is_client() {
+        if t.ending || !can_respond(&t.machine, parts.code) {
             return Err(EndpointError::InvalidState);
         }
         self.preserve_pending_response(tx.0)?;
@@ -849,6 +936,16 @@ impl<'s> Endpoint<'s> {
             .complete()?;
         let to_tag = resp.to().ok()?.tag().unwrap_or("");
         receive::rfc2543_key(self.hasher(KeyKind::Server2543), &req, true, to_tag)
+    }
+}
+
+/// Whether a server transaction takes a response with this code now (checked before its
+/// stored response is overwritten).
+fn can_respond(m: &Machine, code: u16) -> bool {
+    match m {
+        Machine::ServerInvite(t) => t.can_respond(code),
+        Machine::ServerNonInvite(t) => t.can_respond(code),
+        _ => false,
     }
 }
 

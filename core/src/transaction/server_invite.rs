@@ -81,6 +81,14 @@ impl ServerInviteTransaction {
         self.timer_trying = None;
     }
 
+    /// Whether the TU may send a response with this code now.
+    pub fn can_respond(&self, code: u16) -> bool {
+        matches!(
+            (self.state, code),
+            (ServerInviteState::Proceeding, 100..=699) | (ServerInviteState::Accepted, 200..=299)
+        )
+    }
+
     /// The TU sends a response with this status code through the transaction.
     pub fn on_tu_response(&mut self, now: Instant, code: u16) -> Result<Effects, InvalidState> {
         use ServerInviteState::*;

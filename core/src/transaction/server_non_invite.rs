@@ -53,6 +53,14 @@ impl ServerNonInviteTransaction {
         }
     }
 
+    /// Whether the TU may send a response with this code now.
+    pub fn can_respond(&self, code: u16) -> bool {
+        matches!(
+            (self.state, code),
+            (ServerNonInviteState::Trying | ServerNonInviteState::Proceeding, 100..=699)
+        )
+    }
+
     /// The TU sends a response with this status code.
     pub fn on_tu_response(&mut self, now: Instant, code: u16) -> Result<Effects, InvalidState> {
         use ServerNonInviteState::*;
