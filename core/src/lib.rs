@@ -36,6 +36,7 @@ extern crate alloc;
 pub mod dialog;
 pub mod endpoint;
 pub mod message;
+pub mod proxy;
 pub mod rand;
 pub mod sdp;
 pub mod storage;

@@ -283,6 +283,11 @@ impl<'a> ResponseParts<'a> {
                 HeaderName::From | HeaderName::CallId | HeaderName::CSeq => {
                     write_header(&mut w, h)?
                 }
+                // §12.1.1: a UAS copies Record-Route into the responses that can create a
+                // dialog (101–299), so the UAC learns the route set.
+                HeaderName::RecordRoute if (101..300).contains(&self.code) => {
+                    write_header(&mut w, h)?
+                }
                 HeaderName::Timestamp if self.code == 100 => write_header(&mut w, h)?,
                 HeaderName::To => {
                     write_header(&mut w, h)?;

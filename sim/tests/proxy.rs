@@ -1,0 +1,769 @@
+//! The proxy core (RFC 3261 §16) in the simulator: the atlanta.example.com /
+//! biloxi.example.com call of §24 / RFC 3665 §3.8, with and without Record-Route, loops,
+//! Max-Forwards, forking, strict routers.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use sipwire_core::endpoint::Config;
+use sipwire_core::message::builder::ResponseParts;
+use sipwire_core::message::headers::Contact;
+use sipwire_core::message::validate::Policy;
+use sipwire_core::message::{Header, Parser, Uri};
+use sipwire_core::proxy::{Forking, Locator, Proxy, ProxyConfig, ProxyEvent, Target, MAX_BRANCHES};
+use sipwire_core::time::{Duration, Instant};
+use sipwire_core::transport::Transport as SipTransport;
+use sipwire_core::ua::{CallId, CallState, EndReason, UaConfig, UaEvent, UserAgent};
+use sipwire_sim::{
+    start_line_label, Application, LinkConfig, NodeId, ProxyApplication, ProxyNode, ScriptedPeer,
+    Sim, TraceKind, Transport, UaNode,
+};
+
+const ALICE: &str = "192.0.2.10:5060";
+const BOB: &str = "192.0.2.20:5060";
+const BOB2: &str = "192.0.2.21:5060";
+const ATLANTA: &str = "192.0.2.1:5060";
+const BILOXI: &str = "192.0.2.2:5060";
+
+const OFFER: &[u8] = b"v=0\r\no=alice 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\n";
+const ANSWER: &[u8] = b"v=0\r\no=bob 2 2 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 3456 RTP/AVP 0\r\n";
+const HOLD: &[u8] = b"v=0\r\no=alice 1 2 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\nm=audio 49170 RTP/AVP 0\r\na=sendonly\r\n";
+const HELD: &[u8] = b"v=0\r\no=bob 2 3 IN IP4 192.0.2.20\r\ns=-\r\nc=IN IP4 192.0.2.20\r\nt=0 0\r\nm=audio 3456 RTP/AVP 0\r\na=recvonly\r\n";
+
+fn addr(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// The location service and DNS table of a test proxy.
+#[derive(Default)]
+struct TestLocator {
+    bindings: BTreeMap<String, Vec<(String, u16)>>,
+    dns: BTreeMap<String, SocketAddr>,
+}
+
+impl Locator for TestLocator {
+    fn targets(
+        &mut self,
+        _now: Instant,
+        uri: &Uri<'_>,
+        out: &mut [Option<Target>; MAX_BRANCHES],
+    ) -> usize {
+        let key = format!(
+            "sip:{}@{}",
+            uri.user().unwrap_or(""),
+            uri.host().map(|h| h.to_string()).unwrap_or_default()
+        );
+        let mut n = 0;
+        for (contact, q) in self.bindings.get(&key).into_iter().flatten() {
+            if n < MAX_BRANCHES {
+                out[n] = Target::new(contact, *q);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    fn resolve(&mut self, host: &str, _port: Option<u16>, _t: SipTransport) -> Option<SocketAddr> {
+        self.dns.get(&host.to_ascii_lowercase()).copied()
+    }
+}
+
+/// A registrar beside the proxy: stores each Contact for the To AOR and answers 200.
+struct Registrar;
+
+impl ProxyApplication<TestLocator> for Registrar {
+    fn on_event(
+        &mut self,
+        now: Instant,
+        proxy: &mut Proxy<'static, 'static, TestLocator>,
+        e: ProxyEvent,
+    ) {
+        let ProxyEvent::Register { tx } = e else {
+            return;
+        };
+        let bytes = proxy.request_bytes(tx).unwrap().to_vec();
+        let mut h = [Header::EMPTY; 32];
+        let m = Parser::datagram()
+            .parse(&bytes, &mut h)
+            .unwrap()
+            .complete()
+            .unwrap();
+        let to = m.to().unwrap();
+        let aor = format!(
+            "sip:{}@{}",
+            to.uri.user().unwrap_or(""),
+            to.uri.host().unwrap()
+        );
+        let mut contacts = Vec::new();
+        for c in m.contacts().flatten() {
+            if let Contact::Addr(a) = c {
+                contacts.push((a.uri.raw().to_string(), a.q().unwrap_or(1000)));
+            }
+        }
+        let entry = proxy.locator_mut().bindings.entry(aor).or_default();
+        for c in contacts {
+            if !entry.contains(&c) {
+                entry.push(c);
+            }
+        }
+        let contact = format!("<{}>;expires=3600", entry[0].0);
+        let extra: [(&str, &[u8]); 1] = [("Contact", contact.as_bytes())];
+        proxy
+            .respond(
+                now,
+                tx,
+                &ResponseParts {
+                    to_tag: Some("reg"),
+                    extra: &extra,
+                    ..ResponseParts::new(200, "OK")
+                },
+            )
+            .unwrap();
+    }
+}
+
+/// A phone: answers (or rings only, or rejects), accepts re-INVITEs.
+struct Phone {
+    answer: Option<u16>,
+    calls: Vec<CallId>,
+}
+
+impl Application for Phone {
+    fn on_event(&mut self, now: Instant, ua: &mut UserAgent<'static, 'static>, e: UaEvent) {
+        match e {
+            UaEvent::IncomingCall { call } => {
+                self.calls.push(call);
+                ua.ring(now, call).unwrap();
+                match self.answer {
+                    Some(200) => ua.answer(now, call, ANSWER).unwrap(),
+                    Some(code) => ua.reject(now, call, code).unwrap(),
+                    None => {}
+                }
+            }
+            UaEvent::Reinvite { call } => ua.accept_reinvite(now, call, HELD).unwrap(),
+            _ => {}
+        }
+    }
+}
+
+fn ua(
+    user: &'static str,
+    domain: &'static str,
+    local: &str,
+    proxy: Option<&str>,
+    answer: Option<u16>,
+) -> UaNode<Phone> {
+    let cfg = UaConfig {
+        local: addr(local),
+        transport: SipTransport::Udp,
+        user,
+        domain,
+        display_name: None,
+        outbound_proxy: proxy.map(addr),
+        policy: Policy {
+            methods: &["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"],
+            ..Policy::UAS
+        },
+    };
+    let ep = Config {
+        seed: local.len() as u64 * 7 + user.len() as u64,
+        max_message: 2048,
+        ..Config::default()
+    };
+    UaNode::new(
+        cfg,
+        ep,
+        16,
+        2,
+        Phone {
+            answer,
+            calls: vec![],
+        },
+    )
+}
+
+fn proxy(
+    local: &str,
+    domain: &'static [&'static str],
+    rr: bool,
+    forking: Forking,
+    dns: &[(&str, &str)],
+) -> ProxyNode<TestLocator, Registrar> {
+    let cfg = ProxyConfig {
+        local: addr(local),
+        transport: SipTransport::Udp,
+        domains: domain,
+        record_route: rr,
+        forking,
+        supported: &[],
+        timer_c: Duration::from_secs(180),
+    };
+    let mut loc = TestLocator::default();
+    for (h, a) in dns {
+        loc.dns.insert(h.to_string(), addr(a));
+    }
+    let ep = Config {
+        seed: local.len() as u64 + 99,
+        max_message: 2048,
+        ..Config::default()
+    };
+    ProxyNode::new(cfg, ep, 64, 16, loc, Registrar)
+}
+
+struct World {
+    sim: Sim,
+    alice: NodeId,
+    atlanta: NodeId,
+    biloxi: NodeId,
+    bob: NodeId,
+}
+
+fn world(seed: u64, loss: f64, rr: bool) -> World {
+    let mut sim = Sim::new(seed);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(ATLANTA),
+            None,
+        )),
+    );
+    let atlanta = sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            rr,
+            Forking::Parallel,
+            &[("biloxi.example.com", BILOXI)],
+        )),
+    );
+    let biloxi = sim.add_node(
+        "biloxi",
+        Box::new(proxy(
+            BILOXI,
+            &["biloxi.example.com"],
+            rr,
+            Forking::Parallel,
+            &[("atlanta.example.com", ATLANTA)],
+        )),
+    );
+    let bob = sim.add_node(
+        "bob",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, Some(200))),
+    );
+    let link = LinkConfig {
+        loss,
+        ..LinkConfig::with_latency(Duration::from_millis(10))
+    };
+    sim.default_link(link);
+    sim.set_max_steps(500_000);
+    World {
+        sim,
+        alice,
+        atlanta,
+        biloxi,
+        bob,
+    }
+}
+
+impl World {
+    fn ua(&mut self, id: NodeId) -> &mut UaNode<Phone> {
+        self.sim.node_mut::<UaNode<Phone>>(id)
+    }
+
+    fn run_for(&mut self, secs: u64) {
+        let until = self.sim.now() + Duration::from_secs(secs);
+        self.sim.run_until(until).unwrap();
+    }
+
+    fn register_bob(&mut self) {
+        let now = self.sim.now();
+        self.ua(self.bob)
+            .command(now, |ua, _| ua.register(now, addr(BILOXI), 3600).unwrap());
+        self.run_for(2);
+    }
+
+    fn call(&mut self) -> CallId {
+        let now = self.sim.now();
+        self.ua(self.alice).command(now, |ua, _| {
+            ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+                .unwrap()
+        })
+    }
+}
+
+fn flow_since(sim: &Sim, from: usize) -> Vec<String> {
+    sim.trace()
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Delivered { duplicate: false }))
+        .skip(from)
+        .map(|e| {
+            format!(
+                "{}->{} {}",
+                sim.name(e.from),
+                e.to.map(|t| sim.name(t)).unwrap_or("?"),
+                start_line_label(&sim.packet(e.packet).bytes)
+            )
+        })
+        .collect()
+}
+
+fn delivered(sim: &Sim) -> usize {
+    sim.trace()
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Delivered { duplicate: false }))
+        .count()
+}
+
+fn bytes_of(sim: &Sim, label_from: &str, label: &str) -> String {
+    sim.trace()
+        .iter()
+        .filter(|e| matches!(e.kind, TraceKind::Delivered { duplicate: false }))
+        .filter(|e| sim.name(e.from) == label_from)
+        .map(|e| sim.packet(e.packet))
+        .find(|p| start_line_label(&p.bytes) == label)
+        .map(|p| String::from_utf8_lossy(&p.bytes).into_owned())
+        .unwrap_or_default()
+}
+
+/// The seed's call through two proxies.
+fn seed_call(seed: u64, loss: f64, rr: bool) -> World {
+    let mut w = world(seed, loss, rr);
+    w.register_bob();
+    let start = delivered(&w.sim);
+    let call = w.call();
+    // Under loss the 2xx may need Bob's retransmissions (T1 doubling to T2) over 3 hops.
+    for _ in 0..20 {
+        w.run_for(2);
+        if w.ua(w.alice).ua().state(call) == Some(CallState::Confirmed) {
+            break;
+        }
+    }
+    assert_eq!(
+        w.ua(w.alice).ua().state(call),
+        Some(CallState::Confirmed),
+        "seed {seed}"
+    );
+    assert_eq!(w.ua(w.alice).ua().remote_sdp(call), Some(ANSWER));
+    let now = w.sim.now();
+    w.ua(w.alice)
+        .command(now, |ua, _| ua.reinvite(now, call, HOLD).unwrap());
+    // Under loss Bob may still wait for the ACK of the 2xx and answer 491; Alice retries
+    // after the §14.1 delay until it goes through.
+    for _ in 0..12 {
+        w.run_for(5);
+        if w.ua(w.alice)
+            .events()
+            .contains(&UaEvent::ReinviteDone { call, code: 200 })
+        {
+            break;
+        }
+    }
+    assert!(
+        w.ua(w.alice)
+            .events()
+            .contains(&UaEvent::ReinviteDone { call, code: 200 }),
+        "seed {seed}: {:?}\n{:#?}",
+        w.ua(w.alice).events(),
+        flow_since(&w.sim, start)
+    );
+    let bc = w.ua(w.bob).app().calls[0];
+    let now = w.sim.now();
+    w.ua(w.bob)
+        .command(now, |ua, _| ua.hangup(now, bc).unwrap());
+    w.run_for(40);
+    let ended = |evs: Vec<UaEvent>| {
+        evs.into_iter()
+            .filter_map(|e| {
+                if let UaEvent::Ended { reason, .. } = e {
+                    Some(reason)
+                } else {
+                    None
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ended(w.ua(w.alice).events()),
+        [EndReason::RemoteBye],
+        "seed {seed}"
+    );
+    assert_eq!(
+        ended(w.ua(w.bob).events()),
+        [EndReason::LocalBye],
+        "seed {seed}"
+    );
+    let _ = start;
+    w
+}
+
+#[test]
+fn seed_call_through_atlanta_and_biloxi() {
+    let mut w = world(1, 0.0, false);
+    w.register_bob();
+    assert_eq!(
+        flow_since(&w.sim, 0),
+        ["bob->biloxi REGISTER", "biloxi->bob 200 OK"]
+    );
+    let start = delivered(&w.sim);
+    let call = w.call();
+    w.run_for(10);
+    assert_eq!(
+        flow_since(&w.sim, start),
+        [
+            "alice->atlanta INVITE",
+            "atlanta->alice 100 Trying",
+            "atlanta->biloxi INVITE",
+            "biloxi->atlanta 100 Trying",
+            "biloxi->bob INVITE",
+            "bob->biloxi 180 Ringing",
+            "bob->biloxi 200 OK",
+            "biloxi->atlanta 180 Ringing",
+            "biloxi->atlanta 200 OK",
+            "atlanta->alice 180 Ringing",
+            "atlanta->alice 200 OK",
+            "alice->bob ACK",
+        ]
+    );
+    // Each proxy added its Via on the way and removed it on the way back.
+    let at_bob = bytes_of(&w.sim, "biloxi", "INVITE");
+    assert_eq!(at_bob.matches("\r\nVia: ").count(), 3, "{at_bob}");
+    assert!(at_bob.starts_with("INVITE sip:bob@192.0.2.20:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.2:5060;branch=z9hG4bK"), "{at_bob}");
+    assert!(at_bob.contains("\r\nMax-Forwards: 68\r\n"), "{at_bob}");
+    let at_alice = bytes_of(&w.sim, "atlanta", "200 OK");
+    assert_eq!(at_alice.matches("Via: ").count(), 1, "{at_alice}");
+    // The re-INVITE and BYE go end to end (no Record-Route).
+    let now = w.sim.now();
+    let start = delivered(&w.sim);
+    w.ua(w.alice)
+        .command(now, |ua, _| ua.reinvite(now, call, HOLD).unwrap());
+    w.run_for(10);
+    let bc = w.ua(w.bob).app().calls[0];
+    let now = w.sim.now();
+    w.ua(w.bob)
+        .command(now, |ua, _| ua.hangup(now, bc).unwrap());
+    w.run_for(40);
+    assert_eq!(
+        flow_since(&w.sim, start),
+        [
+            "alice->bob INVITE",
+            "bob->alice 200 OK",
+            "alice->bob ACK",
+            "bob->alice BYE",
+            "alice->bob 200 OK"
+        ]
+    );
+    for p in [w.atlanta, w.biloxi] {
+        let n = w.sim.node::<ProxyNode<TestLocator, Registrar>>(p);
+        assert_eq!(n.proxy().contexts_in_use(), 0);
+        assert_eq!(n.proxy().endpoint().transactions(), 0);
+    }
+}
+
+#[test]
+fn seed_call_with_record_route_on_both_proxies() {
+    let mut w = world(2, 0.0, true);
+    w.register_bob();
+    let start = delivered(&w.sim);
+    let call = w.call();
+    w.run_for(10);
+    assert_eq!(w.ua(w.alice).ua().state(call), Some(CallState::Confirmed));
+    let routes: Vec<String> = w
+        .ua(w.alice)
+        .ua()
+        .dialog(call)
+        .unwrap()
+        .route_set()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(routes, ["sip:192.0.2.1:5060;lr", "sip:192.0.2.2:5060;lr"]);
+    let f = flow_since(&w.sim, start);
+    assert_eq!(
+        &f[f.len() - 3..],
+        [
+            "alice->atlanta ACK",
+            "atlanta->biloxi ACK",
+            "biloxi->bob ACK"
+        ],
+        "{f:?}"
+    );
+    let now = w.sim.now();
+    let start = delivered(&w.sim);
+    w.ua(w.alice)
+        .command(now, |ua, _| ua.reinvite(now, call, HOLD).unwrap());
+    w.run_for(10);
+    let bc = w.ua(w.bob).app().calls[0];
+    let now = w.sim.now();
+    w.ua(w.bob)
+        .command(now, |ua, _| ua.hangup(now, bc).unwrap());
+    w.run_for(40);
+    let f = flow_since(&w.sim, start);
+    assert_eq!(
+        f,
+        [
+            "alice->atlanta INVITE",
+            "atlanta->alice 100 Trying",
+            "atlanta->biloxi INVITE",
+            "biloxi->atlanta 100 Trying",
+            "biloxi->bob INVITE",
+            "bob->biloxi 200 OK",
+            "biloxi->atlanta 200 OK",
+            "atlanta->alice 200 OK",
+            "alice->atlanta ACK",
+            "atlanta->biloxi ACK",
+            "biloxi->bob ACK",
+            "bob->biloxi BYE",
+            "biloxi->atlanta BYE",
+            "atlanta->alice BYE",
+            "alice->atlanta 200 OK",
+            "atlanta->biloxi 200 OK",
+            "biloxi->bob 200 OK",
+        ]
+    );
+}
+
+#[test]
+fn seed_call_under_20_percent_loss() {
+    for seed in 10..16 {
+        seed_call(seed, 0.20, false);
+        seed_call(seed + 100, 0.20, true);
+    }
+}
+
+#[test]
+fn loop_is_482_and_max_forwards_zero_is_483() {
+    // atlanta resolves biloxi.example.com to itself: the request comes back with atlanta's
+    // own Via and the same loop hash.
+    let mut sim = Sim::new(5);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(ATLANTA),
+            None,
+        )),
+    );
+    sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            false,
+            Forking::Parallel,
+            &[("biloxi.example.com", ATLANTA)],
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(5)));
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(Instant::from_millis(5_000)).unwrap();
+    let a = sim.node::<UaNode<Phone>>(alice);
+    assert!(
+        a.events().contains(&UaEvent::Ended {
+            call,
+            reason: EndReason::Rejected(482)
+        }),
+        "{:?}",
+        a.events()
+    );
+
+    let mut sim = Sim::new(6);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.30:5060"));
+    peer.send_at(
+        Instant::ZERO,
+        Transport::Udp,
+        addr(ATLANTA),
+        "OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKmf0\r\n\
+Max-Forwards: 0\r\nTo: <sip:bob@biloxi.example.com>\r\nFrom: <sip:c@chicago.example.com>;tag=1\r\n\
+Call-ID: mf0\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    );
+    let p = sim.add_node("carol", Box::new(peer));
+    sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            false,
+            Forking::Parallel,
+            &[],
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(5)));
+    sim.run_until(Instant::from_millis(1_000)).unwrap();
+    let got =
+        String::from_utf8_lossy(&sim.node::<ScriptedPeer>(p).received()[0].1.bytes).into_owned();
+    assert!(got.starts_with("SIP/2.0 483 "), "{got}");
+}
+
+fn forking_world(
+    seed: u64,
+    forking: Forking,
+    bob1: Option<u16>,
+    bob2: Option<u16>,
+    contacts: &[(&str, u16)],
+) -> (Sim, NodeId, NodeId, NodeId) {
+    let mut sim = Sim::new(seed);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(BILOXI),
+            None,
+        )),
+    );
+    let biloxi = sim.add_node(
+        "biloxi",
+        Box::new(proxy(BILOXI, &["biloxi.example.com"], false, forking, &[])),
+    );
+    let b1 = sim.add_node(
+        "bob1",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, bob1)),
+    );
+    let b2 = sim.add_node(
+        "bob2",
+        Box::new(ua("bob", "biloxi.example.com", BOB2, None, bob2)),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    // Two registered contacts, as the location service would hold them.
+    sim.node_mut::<ProxyNode<TestLocator, Registrar>>(biloxi)
+        .proxy_mut()
+        .locator_mut()
+        .bindings
+        .insert(
+            "sip:bob@biloxi.example.com".into(),
+            contacts.iter().map(|(c, q)| (c.to_string(), *q)).collect(),
+        );
+    (sim, alice, b1, b2)
+}
+
+#[test]
+fn parallel_forking_first_200_wins_other_branch_cancelled() {
+    let contacts = [
+        ("sip:bob@192.0.2.20:5060", 1000),
+        ("sip:bob@192.0.2.21:5060", 500),
+    ];
+    let (mut sim, alice, b1, b2) = forking_world(7, Forking::Parallel, Some(200), None, &contacts);
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(Instant::from_millis(10_000)).unwrap();
+    assert_eq!(
+        sim.node::<UaNode<Phone>>(alice).ua().state(call),
+        Some(CallState::Confirmed)
+    );
+    let f = flow_since(&sim, 0);
+    assert!(f.contains(&"biloxi->bob2 CANCEL".to_string()), "{f:?}");
+    assert!(
+        f.contains(&"bob2->biloxi 487 Request Terminated".to_string()),
+        "{f:?}"
+    );
+    let e2 = sim.node::<UaNode<Phone>>(b2).events();
+    assert!(
+        e2.iter().any(|e| matches!(
+            e,
+            UaEvent::Ended {
+                reason: EndReason::Cancelled,
+                ..
+            }
+        )),
+        "{e2:?}"
+    );
+    assert!(sim
+        .node::<UaNode<Phone>>(b1)
+        .events()
+        .iter()
+        .any(|e| matches!(e, UaEvent::Confirmed { .. })));
+    // Alice saw only the winner's 200 and no 487.
+    assert!(
+        !f.contains(&"biloxi->alice 487 Request Terminated".to_string()),
+        "{f:?}"
+    );
+}
+
+#[test]
+fn sequential_forking_tries_the_next_target_after_486() {
+    let contacts = [
+        ("sip:bob@192.0.2.21:5060", 500),
+        ("sip:bob@192.0.2.20:5060", 1000),
+    ];
+    let (mut sim, alice, _b1, b2) =
+        forking_world(8, Forking::Sequential, Some(486), Some(200), &contacts);
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(Instant::from_millis(10_000)).unwrap();
+    assert_eq!(
+        sim.node::<UaNode<Phone>>(alice).ua().state(call),
+        Some(CallState::Confirmed)
+    );
+    let f = flow_since(&sim, 0);
+    let first_b1 = f.iter().position(|x| x == "biloxi->bob1 INVITE").unwrap();
+    let busy = f
+        .iter()
+        .position(|x| x == "bob1->biloxi 486 Busy Here")
+        .unwrap();
+    let first_b2 = f.iter().position(|x| x == "biloxi->bob2 INVITE").unwrap();
+    assert!(
+        first_b1 < busy && busy < first_b2,
+        "q order, next only after the 486: {f:?}"
+    );
+    assert!(sim
+        .node::<UaNode<Phone>>(b2)
+        .events()
+        .iter()
+        .any(|e| matches!(e, UaEvent::Confirmed { .. })));
+}
+
+#[test]
+fn strict_router_before_us() {
+    // The previous hop was a strict router: it put our URI in the Request-URI and the real
+    // target last in Route (§16.4). atlanta must restore it and forward to biloxi.
+    let mut sim = Sim::new(9);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.30:5060"));
+    peer.send_at(
+        Instant::ZERO,
+        Transport::Udp,
+        addr(ATLANTA),
+        "OPTIONS sip:192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKstrict\r\n\
+Max-Forwards: 70\r\nRoute: <sip:bob@biloxi.example.com>\r\nTo: <sip:bob@biloxi.example.com>\r\n\
+From: <sip:c@chicago.example.com>;tag=1\r\nCall-ID: strict1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    );
+    sim.add_node("carol", Box::new(peer));
+    sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            false,
+            Forking::Parallel,
+            &[("biloxi.example.com", BILOXI)],
+        )),
+    );
+    let b = sim.add_node("biloxi", Box::new(ScriptedPeer::new(addr(BILOXI))));
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(5)));
+    sim.run_until(Instant::from_millis(100)).unwrap();
+    let got =
+        String::from_utf8_lossy(&sim.node::<ScriptedPeer>(b).received()[0].1.bytes).into_owned();
+    assert!(
+        got.starts_with("OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n"),
+        "{got}"
+    );
+    assert!(
+        !got.contains("\r\nRoute:"),
+        "the consumed Route is gone: {got}"
+    );
+}
