@@ -294,6 +294,7 @@ fn init(calls: &'static mut [Call; CALLS]) -> &'static mut UserAgent<'static, 's
         max_message: MAX_MESSAGE,
         retry_after: 5,
         path_mtu: None,
+        stateless: false,
     };
     let endpoint = Endpoint::new(config, &mut slots[..], &mut arena[..]);
     let ua_config = UaConfig {

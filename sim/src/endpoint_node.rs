@@ -51,6 +51,13 @@ pub enum OwnedEvent {
         /// Its source.
         remote: SocketAddr,
     },
+    /// A request to a stateless endpoint.
+    StatelessRequest {
+        /// The request.
+        bytes: Vec<u8>,
+        /// Its source.
+        remote: SocketAddr,
+    },
     /// Timer B, F or H fired.
     Timeout {
         /// The transaction.
@@ -85,6 +92,10 @@ impl From<Event<'_>> for OwnedEvent {
                 remote,
             },
             Event::StrayResponse { bytes, remote } => OwnedEvent::StrayResponse {
+                bytes: bytes.to_vec(),
+                remote,
+            },
+            Event::StatelessRequest { bytes, remote } => OwnedEvent::StatelessRequest {
                 bytes: bytes.to_vec(),
                 remote,
             },

@@ -210,6 +210,34 @@ fn proxy(
     ProxyNode::new(cfg, ep, 64, 16, loc, Registrar)
 }
 
+/// A stateless proxy (§16.11): its endpoint makes no transactions.
+fn stateless_proxy(
+    local: &str,
+    domain: &'static [&'static str],
+    dns: &[(&str, &str)],
+) -> ProxyNode<TestLocator, Registrar> {
+    let cfg = ProxyConfig {
+        local: addr(local),
+        transport: SipTransport::Udp,
+        domains: domain,
+        record_route: false,
+        forking: Forking::Parallel,
+        supported: &[],
+        timer_c: Duration::from_secs(180),
+    };
+    let mut loc = TestLocator::default();
+    for (h, a) in dns {
+        loc.dns.insert(h.to_string(), addr(a));
+    }
+    let ep = Config {
+        seed: 7,
+        max_message: 2048,
+        stateless: true,
+        ..Config::default()
+    };
+    ProxyNode::new(cfg, ep, 4, 1, loc, Registrar)
+}
+
 struct World {
     sim: Sim,
     alice: NodeId,
@@ -766,4 +794,82 @@ From: <sip:c@chicago.example.com>;tag=1\r\nCall-ID: strict1\r\nCSeq: 1 OPTIONS\r
         !got.contains("\r\nRoute:"),
         "the consumed Route is gone: {got}"
     );
+}
+
+#[test]
+fn seed_call_with_a_stateless_atlanta() {
+    let mut sim = Sim::new(21);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(ATLANTA),
+            None,
+        )),
+    );
+    let atlanta = sim.add_node(
+        "atlanta",
+        Box::new(stateless_proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            &[("biloxi.example.com", BILOXI)],
+        )),
+    );
+    let biloxi = sim.add_node(
+        "biloxi",
+        Box::new(proxy(
+            BILOXI,
+            &["biloxi.example.com"],
+            false,
+            Forking::Parallel,
+            &[],
+        )),
+    );
+    let bob = sim.add_node(
+        "bob",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, Some(200))),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    let now = sim.now();
+    sim.node_mut::<UaNode<Phone>>(bob)
+        .command(now, |ua, _| ua.register(now, addr(BILOXI), 3600).unwrap());
+    sim.run_until(Instant::from_millis(2_000)).unwrap();
+    let start = delivered(&sim);
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(now + Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        sim.node::<UaNode<Phone>>(alice).ua().state(call),
+        Some(CallState::Confirmed)
+    );
+    // No 100 Trying from the stateless atlanta; responses pass through it by Via.
+    assert_eq!(
+        flow_since(&sim, start),
+        [
+            "alice->atlanta INVITE",
+            "atlanta->biloxi INVITE",
+            "biloxi->atlanta 100 Trying",
+            "biloxi->bob INVITE",
+            "atlanta->alice 100 Trying",
+            "bob->biloxi 180 Ringing",
+            "bob->biloxi 200 OK",
+            "biloxi->atlanta 180 Ringing",
+            "biloxi->atlanta 200 OK",
+            "atlanta->alice 180 Ringing",
+            "atlanta->alice 200 OK",
+            "alice->bob ACK",
+        ]
+    );
+    let n = sim.node::<ProxyNode<TestLocator, Registrar>>(atlanta);
+    assert_eq!(
+        n.proxy().endpoint().transactions(),
+        0,
+        "a stateless proxy keeps no transaction"
+    );
+    let _ = biloxi;
 }

@@ -64,6 +64,9 @@ pub struct Config {
     pub retry_after: u32,
     /// The path MTU if known, for the UDP→TCP rule of §18.1.1.
     pub path_mtu: Option<u16>,
+    /// A stateless element (§16.11): received requests create no server transaction and
+    /// arrive as [`Event::StatelessRequest`].
+    pub stateless: bool,
 }
 
 impl Default for Config {
@@ -74,6 +77,7 @@ impl Default for Config {
             max_message: 4096,
             retry_after: 5,
             path_mtu: None,
+            stateless: false,
         }
     }
 }
@@ -459,7 +463,10 @@ impl<'s> Endpoint<'s> {
             queued_transmits: 0,
             reap: false,
         };
-        let id = self.table.insert(key, tx).map_err(|_| EndpointError::TableFull)?;
+        let id = self
+            .table
+            .insert(key, tx)
+            .map_err(|_| EndpointError::TableFull)?;
         self.region_mut(Region::Request(id.index))[..bytes.len()].copy_from_slice(bytes);
         self.apply(now, id, fx);
         Ok(TransactionId(id))
@@ -483,7 +490,10 @@ impl<'s> Endpoint<'s> {
             return Err(EndpointError::TooLarge);
         }
         self.preserve_pending_response(tx.0)?;
-        let t = self.table.get_mut(tx.0).ok_or(EndpointError::NoTransaction)?;
+        let t = self
+            .table
+            .get_mut(tx.0)
+            .ok_or(EndpointError::NoTransaction)?;
         let fx = match &mut t.machine {
             Machine::ServerInvite(m) => m.on_tu_response(now, code),
             Machine::ServerNonInvite(m) => m.on_tu_response(now, code),

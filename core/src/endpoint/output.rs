@@ -53,6 +53,15 @@ pub enum Event<'a> {
         /// Where it came from.
         remote: SocketAddr,
     },
+    /// A request received by a stateless endpoint ([`Config::stateless`](super::Config)):
+    /// no transaction was made; answer or forward it with
+    /// [`Endpoint::send_stateless`](super::Endpoint::send_stateless) (§16.11).
+    StatelessRequest {
+        /// The request.
+        bytes: &'a [u8],
+        /// Where it came from.
+        remote: SocketAddr,
+    },
     /// A response that matched no client transaction: a retransmitted 2xx after the
     /// transaction ended (§13.2.2.4), or a response a stateless proxy forwards (§16.11).
     StrayResponse {
@@ -112,6 +121,7 @@ pub(crate) enum EventKind {
 pub(crate) enum ScratchEvent {
     Ack,
     StrayResponse,
+    StatelessRequest,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -312,6 +322,7 @@ impl Endpoint<'_> {
                     return Some(match kind {
                         ScratchEvent::Ack => Event::Ack { bytes, remote },
                         ScratchEvent::StrayResponse => Event::StrayResponse { bytes, remote },
+                        ScratchEvent::StatelessRequest => Event::StatelessRequest { bytes, remote },
                     });
                 }
                 _ => continue,

@@ -80,6 +80,17 @@ impl Endpoint<'_> {
             }
             return;
         }
+        if self.config.stateless {
+            // §16.11: no transaction; the TU forwards or answers it statelessly.
+            self.deliver_scratch(
+                ScratchEvent::StatelessRequest,
+                msg,
+                transport,
+                local,
+                remote,
+            );
+            return;
+        }
         let Some((key, rfc2543)) = self.server_key(msg, method) else {
             return;
         };

@@ -210,6 +210,9 @@ enum Inbound {
     },
     Ack,
     Stray,
+    Stateless {
+        remote: SocketAddr,
+    },
     Timeout {
         tx: TransactionId,
     },
@@ -344,6 +347,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             Inbound::Ack => self.forward_stateless(now, &msg, out),
             Inbound::Response { tx } => self.on_response(now, tx, &msg, out),
             Inbound::Stray => self.forward_response_stateless(&msg, out),
+            Inbound::Stateless { remote } => self.on_stateless_request(now, &msg, remote, out),
             _ => {}
         }
     }
@@ -983,10 +987,22 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
 
     /// The ACK for a 2xx (and any request in stateless mode) is forwarded without a
     /// transaction (§16.11): by Route, else by Request-URI.
-    fn forward_stateless(&mut self, _now: Instant, msg: &Message<'_, '_>, out: &mut [u8]) {
+    fn forward_stateless(&mut self, now: Instant, msg: &Message<'_, '_>, out: &mut [u8]) {
         let Some(route) = self.routing(msg) else {
             return;
         };
+        let r_uri = route.request_uri;
+        self.forward_stateless_to(now, msg, &route, r_uri, out);
+    }
+
+    fn forward_stateless_to(
+        &mut self,
+        _now: Instant,
+        msg: &Message<'_, '_>,
+        route: &RouteInfo<'_>,
+        r_uri: &str,
+        out: &mut [u8],
+    ) {
         let hash = self.loop_hash(msg);
         // A stateless branch must be the same for retransmissions (§16.11): derived from the
         // request, here from the loop hash and the incoming top branch.
@@ -999,13 +1015,93 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         let mut h = KeyHasher::new(1, 2, crate::transaction::key::KeyKind::Client);
         h.field(incoming.as_bytes());
         let id = h.finish().0;
-        let r_uri = route.request_uri;
-        let Some((dest, len, _)) = self.build_forward(msg, &route, r_uri, hash, id, out) else {
+        let Some((dest, len, _)) = self.build_forward(msg, route, r_uri, hash, id, out) else {
             return;
         };
         let _ = self
             .ep
             .send_stateless(dest.transport, dest.local, dest.remote, &out[..len]);
+    }
+
+    /// §16.11: a stateless proxy validates, then forwards to one target (it cannot fork),
+    /// with a branch derived from the request so retransmissions take the same one.
+    fn on_stateless_request(
+        &mut self,
+        now: Instant,
+        msg: &Message<'_, '_>,
+        remote: SocketAddr,
+        out: &mut [u8],
+    ) {
+        let policy = Policy {
+            role: Role::Proxy,
+            supported: self.config.supported,
+            ..Policy::PROXY
+        };
+        if msg.method() != Some("ACK") {
+            if let Err(r) = policy.check(msg) {
+                return self.answer_stateless(msg, r.code, r.reason, remote, out);
+            }
+            if self.is_loop(msg, self.loop_hash(msg)) {
+                return self.answer_stateless(msg, 482, "Loop Detected", remote, out);
+            }
+        }
+        let Some(mut route) = self.routing(msg) else {
+            return;
+        };
+        route.source = Some(remote);
+        let mut targets: [Option<Target>; MAX_BRANCHES] = [None; MAX_BRANCHES];
+        if route.target_is_ours && route.routes_left == 0 {
+            let Ok(uri) = Uri::parse(route.request_uri.as_bytes()) else {
+                return;
+            };
+            if self.locator.targets(now, &uri, &mut targets) == 0 {
+                return self.answer_stateless(msg, 480, "Temporarily Unavailable", remote, out);
+            }
+            // The highest q, the one a stateless proxy must pick deterministically.
+            targets.sort_unstable_by(|a, b| b.map(|t| t.q).cmp(&a.map(|t| t.q)));
+        }
+        let r_uri = targets[0]
+            .as_ref()
+            .map(|t| t.uri())
+            .unwrap_or(route.request_uri);
+        let mut copy = [0u8; TARGET_LEN];
+        let Some(dst) = copy.get_mut(..r_uri.len()) else {
+            return;
+        };
+        dst.copy_from_slice(r_uri.as_bytes());
+        let Ok(r_uri) = core::str::from_utf8(&copy[..r_uri.len()]) else {
+            return;
+        };
+        self.forward_stateless_to(now, msg, &route, r_uri, out);
+        self.emit(ProxyEvent::Forwarded { branches: 1 });
+    }
+
+    /// A response from a stateless proxy itself, to the top Via (§18.2.2).
+    fn answer_stateless(
+        &mut self,
+        msg: &Message<'_, '_>,
+        code: u16,
+        reason: &str,
+        remote: SocketAddr,
+        out: &mut [u8],
+    ) {
+        if msg.method() == Some("ACK") {
+            return;
+        }
+        let target = match msg.top_via() {
+            Ok(Some(v)) => match transport::response_target(&v, remote, self.config.transport) {
+                transport::ResponseTarget::Addr(a) => a,
+                _ => remote,
+            },
+            _ => remote,
+        };
+        if let Ok(bytes) = ResponseParts::new(code, reason).write(msg.headers(), out) {
+            let n = bytes.len();
+            let _ =
+                self.ep
+                    .send_stateless(self.config.transport, self.config.local, target, &out[..n]);
+        }
+        self.emit(ProxyEvent::Answered { code });
     }
 
     /// A response no branch matches (a 2xx retransmission after the branch ended): pass it
@@ -1080,6 +1176,7 @@ fn copy_event(e: Event<'_>, inbox: &mut [u8]) -> (Inbound, usize) {
         Event::Response { tx, bytes } => (Inbound::Response { tx }, bytes),
         Event::Ack { bytes, .. } => (Inbound::Ack, bytes),
         Event::StrayResponse { bytes, .. } => (Inbound::Stray, bytes),
+        Event::StatelessRequest { bytes, remote } => (Inbound::Stateless { remote }, bytes),
         Event::Timeout { tx } | Event::TransportError { tx } => (Inbound::Timeout { tx }, &[][..]),
         Event::Terminated { tx } => (Inbound::Terminated { tx }, &[][..]),
     };

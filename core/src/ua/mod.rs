@@ -508,6 +508,8 @@ fn copy_event(e: crate::endpoint::Event<'_>, inbox: &mut [u8]) -> (Inbound, usiz
         E::Response { tx, bytes } => (Inbound::Response { tx }, bytes),
         E::Ack { bytes, .. } => (Inbound::Ack, bytes),
         E::StrayResponse { bytes, .. } => (Inbound::Stray, bytes),
+        // A UA runs a stateful endpoint; nothing to do with this.
+        E::StatelessRequest { .. } => (Inbound::Stray, &[][..]),
         E::Timeout { tx } | E::TransportError { tx } => (Inbound::Timeout { tx }, &[][..]),
         E::Terminated { tx } => (Inbound::Terminated { tx }, &[][..]),
     };
