@@ -57,7 +57,10 @@ impl ServerNonInviteTransaction {
     pub fn can_respond(&self, code: u16) -> bool {
         matches!(
             (self.state, code),
-            (ServerNonInviteState::Trying | ServerNonInviteState::Proceeding, 100..=699)
+            (
+                ServerNonInviteState::Trying | ServerNonInviteState::Proceeding,
+                100..=699
+            )
         )
     }
 
