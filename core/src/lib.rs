@@ -38,6 +38,8 @@ pub mod endpoint;
 pub mod message;
 pub mod proxy;
 pub mod rand;
+pub mod redirect;
+pub mod registrar;
 pub mod sdp;
 pub mod storage;
 pub mod time;
