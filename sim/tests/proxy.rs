@@ -873,3 +873,220 @@ fn seed_call_with_a_stateless_atlanta() {
     );
     let _ = biloxi;
 }
+
+/// biloxi.example.com as a redirect server (§8.3) with the real registrar and location
+/// service: Bob registers, Alice's INVITE through atlanta gets 302 with Bob's contact,
+/// atlanta passes it back, and Alice follows it (§8.1.3.4) straight to Bob's address.
+struct RedirectBiloxi {
+    registrar: sipwire_core::registrar::Registrar<'static>,
+    redirect: sipwire_core::redirect::RedirectServer<'static>,
+    store: sipwire_core::registrar::BindingStore<'static>,
+}
+
+impl sipwire_sim::TransactionUser for RedirectBiloxi {
+    fn on_event(
+        &mut self,
+        now: Instant,
+        ep: &mut sipwire_core::endpoint::Endpoint<'static>,
+        e: sipwire_sim::OwnedEvent,
+    ) {
+        let sipwire_sim::OwnedEvent::Request { tx, bytes, .. } = e else {
+            return;
+        };
+        let mut h = [Header::EMPTY; 64];
+        let Ok(sipwire_core::message::Status::Complete(msg)) =
+            Parser::datagram().parse(&bytes, &mut h)
+        else {
+            return;
+        };
+        let mut out = [0u8; 2048];
+        let r = if msg.method() == Some("REGISTER") {
+            self.registrar.process(now, &msg, &mut self.store, &mut out)
+        } else {
+            self.redirect.process(now, &msg, &self.store, &mut out)
+        };
+        if let Ok(r) = r {
+            ep.respond(now, tx, &r.parts(Some("biloxi1"))).unwrap();
+        }
+    }
+}
+
+#[test]
+fn biloxi_as_a_redirect_server() {
+    use sipwire_core::redirect::{RedirectConfig, RedirectServer};
+    use sipwire_core::registrar::{BindingSlot, BindingStore, Registrar, RegistrarConfig};
+    let mut sim = Sim::new(31);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(ATLANTA),
+            None,
+        )),
+    );
+    sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            false,
+            Forking::Parallel,
+            &[("biloxi.example.com", BILOXI)],
+        )),
+    );
+    let server = RedirectBiloxi {
+        registrar: Registrar::new(RegistrarConfig {
+            domains: &["biloxi.example.com"],
+            ..RegistrarConfig::default()
+        }),
+        redirect: RedirectServer::new(RedirectConfig {
+            domains: &["biloxi.example.com"],
+            ..RedirectConfig::default()
+        }),
+        store: BindingStore::new(vec![BindingSlot::EMPTY; 8]),
+    };
+    let ep = Config {
+        seed: 32,
+        max_message: 2048,
+        ..Config::default()
+    };
+    sim.add_node(
+        "biloxi",
+        Box::new(sipwire_sim::EndpointNode::new(addr(BILOXI), ep, 16, server)),
+    );
+    let bob = sim.add_node(
+        "bob",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, Some(200))),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    let now = sim.now();
+    sim.node_mut::<UaNode<Phone>>(bob)
+        .command(now, |ua, _| ua.register(now, addr(BILOXI), 3600).unwrap());
+    sim.run_until(Instant::from_millis(1_000)).unwrap();
+    let start = delivered(&sim);
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(now + Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        sim.node::<UaNode<Phone>>(alice).ua().state(call),
+        Some(CallState::Confirmed)
+    );
+    assert_eq!(
+        flow_since(&sim, start),
+        [
+            "alice->atlanta INVITE",
+            "atlanta->alice 100 Trying",
+            "atlanta->biloxi INVITE",
+            "biloxi->atlanta 302 Moved Temporarily",
+            "atlanta->biloxi ACK",
+            "atlanta->alice 302 Moved Temporarily",
+            "alice->atlanta ACK",
+            "alice->atlanta INVITE",
+            "atlanta->alice 100 Trying",
+            "atlanta->bob INVITE",
+            "bob->atlanta 180 Ringing",
+            "bob->atlanta 200 OK",
+            "atlanta->alice 180 Ringing",
+            "atlanta->alice 200 OK",
+            "alice->bob ACK",
+        ]
+    );
+}
+
+/// The same call, with the proxies' location service the registrar's own store (the
+/// `LocationLocator`): Bob registers through the real registrar, biloxi looks him up.
+#[test]
+fn seed_call_with_the_real_registrar_and_location_service() {
+    use sipwire_core::proxy::LocationLocator;
+    use sipwire_core::registrar::{BindingSlot, BindingStore, Registrar, RegistrarConfig};
+
+    struct RegistrarApp(Registrar<'static>);
+    type Loc = LocationLocator<'static, BindingStore<'static>>;
+    impl ProxyApplication<Loc> for RegistrarApp {
+        fn on_event(
+            &mut self,
+            now: Instant,
+            proxy: &mut Proxy<'static, 'static, Loc>,
+            e: ProxyEvent,
+        ) {
+            let ProxyEvent::Register { tx } = e else {
+                return;
+            };
+            let bytes = proxy.request_bytes(tx).unwrap().to_vec();
+            let mut h = [Header::EMPTY; 64];
+            let msg = Parser::datagram()
+                .parse(&bytes, &mut h)
+                .unwrap()
+                .complete()
+                .unwrap();
+            let mut out = [0u8; 2048];
+            let r = self
+                .0
+                .process(now, &msg, &mut proxy.locator_mut().store, &mut out)
+                .unwrap();
+            let parts = r.parts(Some("reg1"));
+            proxy.respond(now, tx, &parts).unwrap();
+        }
+    }
+    static HOSTS: &[(&str, SocketAddr)] = &[];
+    let mut sim = Sim::new(41);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(BILOXI),
+            None,
+        )),
+    );
+    let cfg = ProxyConfig {
+        local: addr(BILOXI),
+        transport: SipTransport::Udp,
+        domains: &["biloxi.example.com"],
+        record_route: true,
+        forking: Forking::Parallel,
+        supported: &[],
+        timer_c: Duration::from_secs(180),
+    };
+    let loc = LocationLocator {
+        store: BindingStore::new(vec![BindingSlot::EMPTY; 8]),
+        hosts: HOSTS,
+    };
+    let ep = Config {
+        seed: 42,
+        max_message: 2048,
+        ..Config::default()
+    };
+    let app = RegistrarApp(Registrar::new(RegistrarConfig {
+        domains: &["biloxi.example.com"],
+        ..RegistrarConfig::default()
+    }));
+    sim.add_node("biloxi", Box::new(ProxyNode::new(cfg, ep, 32, 8, loc, app)));
+    let bob = sim.add_node(
+        "bob",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, Some(200))),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    let now = sim.now();
+    sim.node_mut::<UaNode<Phone>>(bob)
+        .command(now, |ua, _| ua.register(now, addr(BILOXI), 3600).unwrap());
+    sim.run_until(Instant::from_millis(1_000)).unwrap();
+    let regs: Vec<UaEvent> = sim.node::<UaNode<Phone>>(bob).events();
+    assert!(matches!(regs[..], [UaEvent::Registration(_)]), "{regs:?}");
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(now + Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        sim.node::<UaNode<Phone>>(alice).ua().state(call),
+        Some(CallState::Confirmed)
+    );
+}

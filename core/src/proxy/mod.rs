@@ -12,6 +12,9 @@
 //! forwarded without a transaction.
 
 mod forward;
+mod locate;
+
+pub use locate::LocationLocator;
 
 use core::net::SocketAddr;
 

@@ -158,6 +158,8 @@ pub struct Call {
     /// Branch of the ACK for the 2xx, so retransmitted ACKs are identical (§13.2.2.4).
     pub(crate) ack_branch: crate::rand::Branch,
     pub(crate) end_reason: Option<EndReason>,
+    /// 3xx responses followed so far (§8.1.3.4).
+    pub(crate) redirects: u8,
 }
 
 impl Default for Call {
@@ -188,6 +190,7 @@ impl Default for Call {
             offer_in_answer: false,
             ack_branch: crate::rand::Branch::new(&mut crate::rand::Rng::new(0)),
             end_reason: None,
+            redirects: 0,
         }
     }
 }

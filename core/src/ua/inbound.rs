@@ -13,6 +13,9 @@ use crate::message::validate::Rejection;
 use crate::message::{Header, HeaderName, Message, Parser, Status};
 use crate::time::Instant;
 
+/// How many 3xx in a row a call follows before giving up.
+const MAX_REDIRECTS: u8 = 3;
+
 impl<'s, 'c> UserAgent<'s, 'c> {
     pub(super) fn on_inbound(&mut self, now: Instant, kind: Inbound, bytes: &[u8]) {
         match kind {
@@ -344,6 +347,14 @@ impl<'s, 'c> UserAgent<'s, 'c> {
                             let _ = self.send_bye(now, i);
                         }
                     }
+                }
+            }
+            300..=302
+                if self.calls[i].redirects < MAX_REDIRECTS && !self.calls[i].cancel_requested =>
+            {
+                // §8.1.3.4: follow the redirection to the best new target.
+                if self.follow_redirect(now, i, msg).is_err() {
+                    self.end_call(i, EndReason::Rejected(code));
                 }
             }
             _ => {

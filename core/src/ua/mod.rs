@@ -435,6 +435,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         c.remote_sdp.clear();
         c.offer_in_answer = false;
         c.end_reason = None;
+        c.redirects = 0;
         c.ack_branch = crate::rand::Branch::new(self.ep.rng());
         Ok(i)
     }

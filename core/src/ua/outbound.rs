@@ -98,6 +98,80 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         Ok(())
     }
 
+    /// §8.1.3.4: a 3xx to our INVITE names new targets: send the INVITE again to the best
+    /// one (same Call-ID, From and To, a higher CSeq, a new transaction).
+    pub(super) fn follow_redirect(
+        &mut self,
+        now: Instant,
+        i: usize,
+        response: &crate::message::Message<'_, '_>,
+    ) -> Result<(), UaError> {
+        let mut found = [crate::redirect::RedirectTarget::EMPTY; 4];
+        let n = crate::redirect::targets(response, &mut |_| false, &mut found);
+        let first = found[..n].first().ok_or(UaError::BadInput)?;
+        let mut uri_buf = [0u8; 256];
+        let target = first.request_uri(&mut uri_buf).ok_or(UaError::BadInput)?;
+        let dest = self.dest_for_uri(target)?;
+        let invite_tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
+        // The To of the first INVITE stays (§8.1.3.4: only the Request-URI changes).
+        let req = self
+            .ep
+            .request_bytes(invite_tx)
+            .ok_or(UaError::InvalidState)?;
+        let mut copy = [0u8; 2048];
+        let copy = copy.get_mut(..req.len()).ok_or(UaError::BadInput)?;
+        copy.copy_from_slice(req);
+        let mut h = [Header::EMPTY; 64];
+        let old = Parser::datagram()
+            .parse(copy, &mut h)
+            .ok()
+            .and_then(|s| s.complete())
+            .ok_or(UaError::InvalidState)?;
+        let to = old.to().map_err(|_| UaError::InvalidState)?;
+        let to_uri = to.uri.raw();
+        let route = [self.names.str(self.proxy_route)];
+        let c = &mut self.calls[i];
+        c.invite_seq += 1;
+        c.redirects += 1;
+        let c = &self.calls[i];
+        let offer = c.local_sdp.get();
+        let parts = RequestParts {
+            method: "INVITE",
+            request_uri: target,
+            via: placeholder_via(),
+            max_forwards: 70,
+            to: Address {
+                display: None,
+                uri: to_uri,
+                tag: None,
+            },
+            from: Address {
+                display: self.config.display_name,
+                uri: self.names.str(self.aor),
+                tag: Some(c.local_tag()),
+            },
+            call_id: c.call_id(),
+            cseq: c.invite_seq,
+            contact: Some(self.names.str(self.contact)),
+            route: if self.config.outbound_proxy.is_some() {
+                &route
+            } else {
+                &[]
+            },
+            extra: &[],
+            content_type: offer.map(|_| SDP),
+            body: offer.unwrap_or(b""),
+        };
+        let tx = self.ep.send_request(now, dest, &parts)?;
+        let c = &mut self.calls[i];
+        c.invite_tx = Some(tx);
+        c.state = CallState::Calling;
+        c.dialog = None;
+        c.forks = crate::dialog::TextBuf::new();
+        c.fork_count = 0;
+        Ok(())
+    }
+
     /// Sends 180 Ringing for an incoming call, creating the early dialog (§13.3.1.1).
     pub fn ring(&mut self, now: Instant, call: CallId) -> Result<(), UaError> {
         let i = self.call_index(call).ok_or(UaError::NoCall)?;
