@@ -339,6 +339,17 @@ fn flow_since(sim: &Sim, from: usize) -> Vec<String> {
         .collect()
 }
 
+/// Compares a run's ladder diagram with the fixture `sim/tests/ladders/NAME.txt`
+/// (`UPDATE_LADDERS=1` rewrites it). The ladder is deterministic: same seed, same text.
+fn check_ladder(name: &str, ladder: &str) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ladders").join(format!("{name}.txt"));
+    if std::env::var_os("UPDATE_LADDERS").is_some() || !path.exists() {
+        std::fs::write(&path, ladder).unwrap();
+    }
+    let want = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(ladder, want, "ladder {name} changed; rerun with UPDATE_LADDERS=1 if intended");
+}
+
 fn delivered(sim: &Sim) -> usize {
     sim.trace()
         .iter()
@@ -489,6 +500,7 @@ fn seed_call_through_atlanta_and_biloxi() {
         assert_eq!(n.proxy().contexts_in_use(), 0);
         assert_eq!(n.proxy().endpoint().transactions(), 0);
     }
+    check_ladder("seed_call", &w.sim.ladder());
 }
 
 #[test]
@@ -551,6 +563,7 @@ fn seed_call_with_record_route_on_both_proxies() {
             "biloxi->bob 200 OK",
         ]
     );
+    check_ladder("seed_call_record_route", &w.sim.ladder());
 }
 
 #[test]
@@ -996,6 +1009,7 @@ fn biloxi_as_a_redirect_server() {
             "alice->bob ACK",
         ]
     );
+    check_ladder("redirect", &sim.ladder());
 }
 
 /// The same call, with the proxies' location service the registrar's own store (the
