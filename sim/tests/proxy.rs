@@ -39,6 +39,8 @@ fn addr(s: &str) -> SocketAddr {
 struct TestLocator {
     bindings: BTreeMap<String, Vec<(String, u16)>>,
     dns: BTreeMap<String, SocketAddr>,
+    /// Answer names only through `ProxyEvent::Resolve` (sans-IO DNS), not synchronously.
+    sans_io_dns: bool,
 }
 
 impl Locator for TestLocator {
@@ -64,6 +66,9 @@ impl Locator for TestLocator {
     }
 
     fn resolve(&mut self, host: &str, _port: Option<u16>, _t: SipTransport) -> Option<SocketAddr> {
+        if self.sans_io_dns {
+            return None;
+        }
         self.dns.get(&host.to_ascii_lowercase()).copied()
     }
 }
@@ -78,6 +83,16 @@ impl ProxyApplication<TestLocator> for Registrar {
         proxy: &mut Proxy<'static, 'static, TestLocator>,
         e: ProxyEvent,
     ) {
+        if let ProxyEvent::Resolve(q) = e {
+            // The simulator's DNS: answers from the table.
+            let answer = proxy
+                .locator_mut()
+                .dns
+                .get(&q.host().to_ascii_lowercase())
+                .copied();
+            proxy.resolved(now, q.id, answer);
+            return;
+        }
         let ProxyEvent::Register { tx } = e else {
             return;
         };
@@ -342,12 +357,17 @@ fn flow_since(sim: &Sim, from: usize) -> Vec<String> {
 /// Compares a run's ladder diagram with the fixture `sim/tests/ladders/NAME.txt`
 /// (`UPDATE_LADDERS=1` rewrites it). The ladder is deterministic: same seed, same text.
 fn check_ladder(name: &str, ladder: &str) {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/ladders").join(format!("{name}.txt"));
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/ladders")
+        .join(format!("{name}.txt"));
     if std::env::var_os("UPDATE_LADDERS").is_some() || !path.exists() {
         std::fs::write(&path, ladder).unwrap();
     }
     let want = std::fs::read_to_string(&path).unwrap();
-    assert_eq!(ladder, want, "ladder {name} changed; rerun with UPDATE_LADDERS=1 if intended");
+    assert_eq!(
+        ladder, want,
+        "ladder {name} changed; rerun with UPDATE_LADDERS=1 if intended"
+    );
 }
 
 fn delivered(sim: &Sim) -> usize {
@@ -1103,4 +1123,51 @@ fn seed_call_with_the_real_registrar_and_location_service() {
         sim.node::<UaNode<Phone>>(alice).ua().state(call),
         Some(CallState::Confirmed)
     );
+}
+
+#[test]
+fn dns_as_sans_io_requests_answered_by_the_simulator() {
+    let mut w = world(51, 0.0, false);
+    w.sim
+        .node_mut::<ProxyNode<TestLocator, Registrar>>(w.atlanta)
+        .proxy_mut()
+        .locator_mut()
+        .sans_io_dns = true;
+    w.register_bob();
+    let call = w.call();
+    w.run_for(10);
+    assert_eq!(
+        w.ua(w.alice).ua().state(call),
+        Some(CallState::Confirmed),
+        "{:?}\n{:?}",
+        w.sim
+            .node::<ProxyNode<TestLocator, Registrar>>(w.atlanta)
+            .log,
+        flow_since(&w.sim, 0)
+    );
+    let log = &w
+        .sim
+        .node::<ProxyNode<TestLocator, Registrar>>(w.atlanta)
+        .log;
+    let asked: Vec<String> = log
+        .iter()
+        .filter_map(|(_, e)| match e {
+            ProxyEvent::Resolve(q) => Some(q.host().to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(asked, ["biloxi.example.com"]);
+    // An unknown name: the branch fails and Alice gets a final error, nothing is left behind.
+    let now = w.sim.now();
+    let call2 = w.ua(w.alice).command(now, |ua, _| {
+        ua.invite(now, "sip:carol@nowhere.example.org", Some(OFFER))
+            .unwrap()
+    });
+    w.run_for(40);
+    assert!(w.ua(w.alice).events().contains(&UaEvent::Ended {
+        call: call2,
+        reason: EndReason::Rejected(500)
+    }));
+    let n = w.sim.node::<ProxyNode<TestLocator, Registrar>>(w.atlanta);
+    assert_eq!(n.proxy().contexts_in_use(), 0);
 }

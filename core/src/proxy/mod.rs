@@ -124,6 +124,9 @@ pub enum ProxyEvent {
         /// The status.
         code: u16,
     },
+    /// A next hop is a host name the [`Locator`] does not know (RFC 3263): resolve it and
+    /// hand the answer back with [`Proxy::resolved`]; the branch waits meanwhile.
+    Resolve(ResolveQuery),
     /// A REGISTER for one of our domains: the registrar answers it with
     /// [`Proxy::respond`], reading it with [`Proxy::request_bytes`] (§10.3).
     Register {
@@ -132,9 +135,31 @@ pub enum ProxyEvent {
     },
 }
 
+/// A name to resolve (sans-IO DNS, RFC 3263 §4): the proxy emits it and waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolveQuery {
+    /// Names the query in [`Proxy::resolved`].
+    pub id: u32,
+    host: [u8; 64],
+    len: u8,
+    /// The port from the URI, if any (no port: SRV lookup first, RFC 3263 §4.2).
+    pub port: Option<u16>,
+    /// The transport the request will use.
+    pub transport: Transport,
+}
+
+impl ResolveQuery {
+    /// The host name.
+    pub fn host(&self) -> &str {
+        core::str::from_utf8(&self.host[..usize::from(self.len)]).unwrap_or("")
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum BranchState {
     Unused,
+    /// Waiting for a DNS answer for its next hop.
+    Resolving,
     /// Waiting to be tried (sequential forking).
     Waiting,
     Trying,
@@ -148,6 +173,9 @@ struct BranchCtx {
     tx: Option<TransactionId>,
     cancel_pending: bool,
     target: Option<Target>,
+    /// The DNS query the branch waits for, and its answer.
+    query: u32,
+    resolved: Option<SocketAddr>,
 }
 
 const NO_BRANCH: BranchCtx = BranchCtx {
@@ -155,6 +183,8 @@ const NO_BRANCH: BranchCtx = BranchCtx {
     tx: None,
     cancel_pending: false,
     target: None,
+    query: 0,
+    resolved: None,
 };
 
 /// The response context of one proxied request (§16.7).
@@ -199,6 +229,11 @@ pub struct Proxy<'s, 'c, L: Locator> {
     scratch: Storage<'s, u8>,
     events: [Option<ProxyEvent>; 8],
     ev_len: usize,
+    /// The next hop's address when a DNS answer is being used.
+    forced_hop: Option<SocketAddr>,
+    /// A next hop name no table knew, noted while building a forward.
+    unresolved: Option<ResolveQuery>,
+    next_query: u32,
 }
 
 /// What arrived, copied out of the endpoint.
@@ -242,6 +277,9 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             scratch: scratch.into(),
             events: [None; 8],
             ev_len: 0,
+            forced_hop: None,
+            unresolved: None,
+            next_query: 1,
         }
     }
 
@@ -438,9 +476,8 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             for (k, t) in order[..n].iter().enumerate() {
                 c.branches[k] = BranchCtx {
                     state: BranchState::Waiting,
-                    tx: None,
-                    cancel_pending: false,
                     target: *t,
+                    ..NO_BRANCH
                 };
             }
         }
@@ -500,8 +537,21 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             route.request_uri
         };
         let branch_id = self.ep.rng().next_u64();
-        let Some((dest, len, branch)) = self.build_forward(msg, route, r_uri, hash, branch_id, out)
-        else {
+        self.unresolved = None;
+        self.forced_hop = self.contexts[ci].branches[k].resolved;
+        let built = self.build_forward(msg, route, r_uri, hash, branch_id, out);
+        self.forced_hop = None;
+        let Some((dest, len, branch)) = built else {
+            // A next hop only DNS can find: ask, and wait (sans-IO, RFC 3263).
+            if let Some(mut q) = self.unresolved.take() {
+                q.id = self.next_query;
+                self.next_query = self.next_query.wrapping_add(1).max(1);
+                let b = &mut self.contexts[ci].branches[k];
+                b.state = BranchState::Resolving;
+                b.query = q.id;
+                self.emit(ProxyEvent::Resolve(q));
+                return true;
+            }
             return false;
         };
         let Ok(bstr) = core::str::from_utf8(&branch.0[..branch.1]) else {
@@ -611,12 +661,61 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     }
 
     fn hop_address(&mut self, uri: &Uri<'_>) -> Option<SocketAddr> {
+        if let Some(a) = self.forced_hop {
+            return Some(a);
+        }
         match crate::dialog::next_hop(uri)? {
             crate::dialog::NextHop::Addr(a) => Some(a),
             crate::dialog::NextHop::Resolve { host, port } => {
-                self.locator.resolve(host, port, self.config.transport)
+                let found = self.locator.resolve(host, port, self.config.transport);
+                if found.is_none() && host.len() <= 64 {
+                    let mut q = ResolveQuery {
+                        id: 0,
+                        host: [0; 64],
+                        len: host.len() as u8,
+                        port,
+                        transport: self.config.transport,
+                    };
+                    q.host[..host.len()].copy_from_slice(host.as_bytes());
+                    self.unresolved = Some(q);
+                }
+                found
             }
         }
+    }
+
+    /// The answer to a [`ProxyEvent::Resolve`]: the branch goes on to `addr`, or fails with
+    /// 503 when there is none (RFC 3263 §4.3 found no server).
+    pub fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
+        let found = self.contexts.iter().enumerate().find_map(|(ci, c)| {
+            if !c.in_use {
+                return None;
+            }
+            c.branches
+                .iter()
+                .position(|b| b.state == BranchState::Resolving && b.query == query)
+                .map(|k| (ci, k))
+        });
+        let Some((ci, k)) = found else { return };
+        match addr {
+            Some(a) => {
+                self.contexts[ci].branches[k].resolved = Some(a);
+                self.contexts[ci].branches[k].state = BranchState::Waiting;
+                if let Some(stx) = self.contexts[ci].server_tx {
+                    self.restart_branch(now, ci, Some(k), stx);
+                }
+            }
+            None => {
+                let c = &mut self.contexts[ci];
+                c.branches[k].state = BranchState::Done;
+                if better(503, c.best_code) {
+                    c.best_code = 503;
+                    c.best_len = 0;
+                }
+                self.maybe_finish(now, ci, &mut []);
+            }
+        }
+        self.pump(now);
     }
 
     /// §16.4: our Request-URI (after a strict router) and our top Route.
@@ -772,7 +871,9 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
                 }
                 // §16.10: no CANCEL before a provisional; send it when one comes.
                 BranchState::Trying => self.contexts[ci].branches[k].cancel_pending = true,
-                BranchState::Waiting => self.contexts[ci].branches[k].state = BranchState::Done,
+                BranchState::Waiting | BranchState::Resolving => {
+                    self.contexts[ci].branches[k].state = BranchState::Done
+                }
                 _ => {}
             }
         }
@@ -878,10 +979,12 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     /// branch).
     fn maybe_finish(&mut self, now: Instant, ci: usize, _out: &mut [u8]) {
         let c = &self.contexts[ci];
-        if c.branches
-            .iter()
-            .any(|b| matches!(b.state, BranchState::Trying | BranchState::Proceeding))
-        {
+        if c.branches.iter().any(|b| {
+            matches!(
+                b.state,
+                BranchState::Trying | BranchState::Proceeding | BranchState::Resolving
+            )
+        }) {
             return;
         }
         if !c.answered_2xx
@@ -924,6 +1027,12 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     /// Sequential forking: forwards the next target, reading the request again from the
     /// server transaction.
     fn restart_from_server(&mut self, now: Instant, ci: usize, stx: TransactionId) {
+        self.restart_branch(now, ci, None, stx);
+    }
+
+    /// Forwards branch `k` (or the next waiting one), reading the request again from the
+    /// server transaction.
+    fn restart_branch(&mut self, now: Instant, ci: usize, k: Option<usize>, stx: TransactionId) {
         let Some(req) = self.ep.request_bytes(stx) else {
             return;
         };
@@ -942,7 +1051,11 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         route.source = self.ep.response_destination(stx).map(|d| d.remote);
         let hash = self.loop_hash(&msg);
         let mut out = [0u8; 4096];
-        if self.start_next_branch(now, ci, &msg, &route, hash, &mut out) == 0 {
+        let started = match k {
+            Some(k) => usize::from(self.start_branch(now, ci, k, &msg, &route, hash, &mut out)),
+            None => self.start_next_branch(now, ci, &msg, &route, hash, &mut out),
+        };
+        if started == 0 {
             self.maybe_finish(now, ci, &mut []);
         }
     }
