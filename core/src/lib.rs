@@ -34,6 +34,7 @@
 extern crate alloc;
 
 pub mod dialog;
+pub mod dns;
 pub mod endpoint;
 pub mod message;
 pub mod proxy;

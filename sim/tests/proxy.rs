@@ -156,6 +156,15 @@ impl Application for Phone {
                 }
             }
             UaEvent::Reinvite { call } => ua.accept_reinvite(now, call, HELD).unwrap(),
+            // The simulator's DNS for phones: a fixed table (RFC 3263 left to the caller).
+            UaEvent::Resolve(q) => {
+                let answer = match q.host() {
+                    "biloxi.example.com" => Some(addr(BILOXI)),
+                    "atlanta.example.com" => Some(addr(ATLANTA)),
+                    _ => None,
+                };
+                ua.resolved(now, q.id, answer);
+            }
             _ => {}
         }
     }
@@ -1170,4 +1179,45 @@ fn dns_as_sans_io_requests_answered_by_the_simulator() {
     }));
     let n = w.sim.node::<ProxyNode<TestLocator, Registrar>>(w.atlanta);
     assert_eq!(n.proxy().contexts_in_use(), 0);
+}
+
+#[test]
+fn ua_dns_as_sans_io_requests() {
+    // Alice has no outbound proxy: her UA asks for biloxi.example.com's address, the
+    // simulator answers from its table, and the INVITE goes to biloxi.
+    let mut w = world(61, 0.0, false);
+    w.register_bob();
+    w.sim.node_mut::<UaNode<Phone>>(w.alice);
+    let mut sim = w.sim;
+    let alice2 = sim.add_node(
+        "alice2",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            "192.0.2.11:5060",
+            None,
+            None,
+        )),
+    );
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice2).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(now + Duration::from_secs(10)).unwrap();
+    let a = sim.node::<UaNode<Phone>>(alice2);
+    assert!(matches!(a.events()[0], UaEvent::Resolve(q) if q.host() == "biloxi.example.com"));
+    assert_eq!(a.ua().state(call), Some(CallState::Confirmed));
+    let now = sim.now();
+    let nowhere = sim.node_mut::<UaNode<Phone>>(alice2).command(now, |ua, _| {
+        ua.invite(now, "sip:x@nowhere.example.org", None).unwrap()
+    });
+    sim.run_until(now + Duration::from_secs(1)).unwrap();
+    assert!(sim
+        .node::<UaNode<Phone>>(alice2)
+        .events()
+        .contains(&UaEvent::Ended {
+            call: nowhere,
+            reason: EndReason::Unresolvable
+        }));
 }

@@ -14,6 +14,8 @@
 mod forward;
 mod locate;
 
+pub use crate::dns::ResolveQuery;
+
 pub use locate::LocationLocator;
 
 use core::net::SocketAddr;
@@ -133,26 +135,6 @@ pub enum ProxyEvent {
         /// The server transaction.
         tx: TransactionId,
     },
-}
-
-/// A name to resolve (sans-IO DNS, RFC 3263 §4): the proxy emits it and waits.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ResolveQuery {
-    /// Names the query in [`Proxy::resolved`].
-    pub id: u32,
-    host: [u8; 64],
-    len: u8,
-    /// The port from the URI, if any (no port: SRV lookup first, RFC 3263 §4.2).
-    pub port: Option<u16>,
-    /// The transport the request will use.
-    pub transport: Transport,
-}
-
-impl ResolveQuery {
-    /// The host name.
-    pub fn host(&self) -> &str {
-        core::str::from_utf8(&self.host[..usize::from(self.len)]).unwrap_or("")
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -668,16 +650,8 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             crate::dialog::NextHop::Addr(a) => Some(a),
             crate::dialog::NextHop::Resolve { host, port } => {
                 let found = self.locator.resolve(host, port, self.config.transport);
-                if found.is_none() && host.len() <= 64 {
-                    let mut q = ResolveQuery {
-                        id: 0,
-                        host: [0; 64],
-                        len: host.len() as u8,
-                        port,
-                        transport: self.config.transport,
-                    };
-                    q.host[..host.len()].copy_from_slice(host.as_bytes());
-                    self.unresolved = Some(q);
+                if found.is_none() {
+                    self.unresolved = ResolveQuery::new(0, host, port, self.config.transport);
                 }
                 found
             }

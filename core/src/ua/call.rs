@@ -61,6 +61,8 @@ pub enum EndReason {
     Timeout,
     /// We answered but no ACK came within 64·T1; we sent BYE (§13.3.1.4).
     NoAck,
+    /// The target's host name has no address (RFC 3263).
+    Unresolvable,
 }
 
 /// Bytes of one session description.
@@ -160,6 +162,10 @@ pub struct Call {
     pub(crate) end_reason: Option<EndReason>,
     /// 3xx responses followed so far (§8.1.3.4).
     pub(crate) redirects: u8,
+    /// The Request-URI of our first INVITE.
+    pub(crate) target: crate::dialog::Span,
+    /// A DNS query (RFC 3263) the INVITE waits for.
+    pub(crate) resolving: Option<u32>,
 }
 
 impl Default for Call {
@@ -191,6 +197,8 @@ impl Default for Call {
             ack_branch: crate::rand::Branch::new(&mut crate::rand::Rng::new(0)),
             end_reason: None,
             redirects: 0,
+            target: crate::dialog::Span::EMPTY,
+            resolving: None,
         }
     }
 }

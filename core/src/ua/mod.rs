@@ -76,6 +76,9 @@ pub enum UaEvent {
     },
     /// What happened to the registration.
     Registration(register::RegistrationEvent),
+    /// A target's host is a name (RFC 3263): resolve it and hand the answer back with
+    /// [`UserAgent::resolved`]; the INVITE waits meanwhile.
+    Resolve(crate::dns::ResolveQuery),
 }
 
 /// Why a UA command failed.
@@ -158,6 +161,7 @@ pub struct UserAgent<'s, 'c> {
     registration: register::Registration,
     registration_tx: Option<TransactionId>,
     registrar: Option<(SocketAddr, u32)>,
+    next_query: u32,
 }
 
 /// Where a message the UA handles came from in the endpoint.
@@ -241,6 +245,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             registration,
             registration_tx: None,
             registrar: None,
+            next_query: 1,
         })
     }
 
@@ -372,7 +377,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
     }
 
     /// Takes every endpoint event and acts on it.
-    fn pump(&mut self, now: Instant) {
+    pub(super) fn pump(&mut self, now: Instant) {
         // Each round handles one endpoint event; the bound is a guard, never reached when the
         // endpoint's queue is bounded.
         for _ in 0..256 {
@@ -436,6 +441,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         c.offer_in_answer = false;
         c.end_reason = None;
         c.redirects = 0;
+        c.resolving = None;
         c.ack_branch = crate::rand::Branch::new(self.ep.rng());
         Ok(i)
     }

@@ -26,22 +26,31 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         target: &str,
         offer: Option<&[u8]>,
     ) -> Result<CallId, UaError> {
-        let dest = self.dest_for_uri(target)?;
+        // The next hop: the outbound proxy, an address in the URI, or a name DNS must find.
+        let dest = match self.dest_for_uri(target) {
+            Ok(d) => Some(d),
+            Err(UaError::Unresolvable) => None,
+            Err(e) => return Err(e),
+        };
         let i = self.alloc_call(Role::Caller)?;
-        let result = self.start_invite(now, i, target, offer, dest);
+        let result = self
+            .prepare_invite(i, target, offer)
+            .and_then(|()| match dest {
+                Some(d) => self.send_invite(now, i, d),
+                None => self.ask_dns(i, target),
+            });
         if result.is_err() {
             self.calls[i].in_use = false;
         }
         result.map(|()| self.id_of(i))
     }
 
-    fn start_invite(
+    /// Call-ID, tag, target and offer of a new outgoing call.
+    fn prepare_invite(
         &mut self,
-        now: Instant,
         i: usize,
         target: &str,
         offer: Option<&[u8]>,
-        dest: Destination,
     ) -> Result<(), UaError> {
         let rng = self.ep.rng();
         let id_token = Token::new(rng);
@@ -58,14 +67,63 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             .ids
             .push(tag.as_str().as_bytes())
             .map_err(|_| UaError::BadInput)?;
+        c.target = c
+            .ids
+            .push(target.as_bytes())
+            .map_err(|_| UaError::BadInput)?;
         if let Some(o) = offer {
             if !c.local_sdp.set(o) {
                 return Err(UaError::BadInput);
             }
         }
         c.invite_seq = 1;
+        Ok(())
+    }
+
+    /// RFC 3263 as sans-IO: ask the application for the target's address.
+    fn ask_dns(&mut self, i: usize, target: &str) -> Result<(), UaError> {
+        let uri = Uri::parse(target.as_bytes()).map_err(|_| UaError::BadInput)?;
+        let Some(NextHop::Resolve { host, port }) = next_hop(&uri) else {
+            return Err(UaError::BadInput);
+        };
+        let id = self.next_query;
+        self.next_query = self.next_query.wrapping_add(1).max(1);
+        let q = crate::dns::ResolveQuery::new(id, host, port, self.config.transport)
+            .ok_or(UaError::BadInput)?;
+        self.calls[i].resolving = Some(id);
+        self.emit(UaEvent::Resolve(q));
+        Ok(())
+    }
+
+    /// The answer to a [`UaEvent::Resolve`]: the INVITE goes to `addr`, or the call ends
+    /// when the name has no address.
+    pub fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
+        let Some(i) = self
+            .calls
+            .iter()
+            .position(|c| c.in_use && c.resolving == Some(query))
+        else {
+            return;
+        };
+        self.calls[i].resolving = None;
+        let sent = match addr {
+            Some(a) => {
+                let dest = self.dest_to(a);
+                self.send_invite(now, i, dest).is_ok()
+            }
+            None => false,
+        };
+        if !sent {
+            self.end_call(i, EndReason::Unresolvable);
+        }
+        self.pump(now);
+    }
+
+    fn send_invite(&mut self, now: Instant, i: usize, dest: Destination) -> Result<(), UaError> {
         let route = [self.names.str(self.proxy_route)];
         let c = &self.calls[i];
+        let target = c.ids.str(c.target);
+        let offer = c.local_sdp.get();
         let parts = RequestParts {
             method: "INVITE",
             request_uri: target,
