@@ -5,16 +5,45 @@
 
 use libfuzzer_sys::fuzz_target;
 use sipwire_core::message::builder::ResponseParts;
-use sipwire_core::message::headers::{Credentials, MediaRange, RetryAfter};
+use sipwire_core::message::headers::{Contact, Credentials, MediaRange, NameAddr, RetryAfter, Via};
 use sipwire_core::message::validate::{self, Policy};
-use sipwire_core::message::{Header, HeaderName, Message, Parser, Status, Writer};
+use sipwire_core::message::{Header, HeaderName, Message, ParseError, Parser, Status, Writer};
 
 fn exercise(m: &Message<'_, '_>) {
     let _ = m.top_via();
     for v in m.vias().flatten() {
         let _ = (v.branch(), v.received(), v.rport(), v.maddr(), v.ttl());
     }
-    let _ = (m.from(), m.to(), m.call_id(), m.cseq(), m.max_forwards(), m.expires());
+    let _ = (
+        m.from(),
+        m.to(),
+        m.call_id(),
+        m.cseq(),
+        m.max_forwards(),
+        m.expires(),
+    );
+    // The light tag accessors agree with the full parse whenever it succeeds.
+    if let Ok(f) = m.from() {
+        assert_eq!(m.from_tag(), Ok(f.tag()));
+    }
+    if let Ok(t) = m.to() {
+        assert_eq!(m.to_tag(), Ok(t.tag()));
+    }
+    let _ = (m.from_tag(), m.to_tag());
+    // Lists parsed value by value agree with splitting the lines at commas first.
+    let split = |name: HeaderName| m.values(name);
+    let bad = ParseError::BadHeaderValue;
+    assert!(m
+        .routes()
+        .eq(split(HeaderName::Route).map(|v| NameAddr::parse(v).ok_or(bad(HeaderName::Route)))));
+    assert!(m.record_routes().eq(split(HeaderName::RecordRoute)
+        .map(|v| NameAddr::parse(v).ok_or(bad(HeaderName::RecordRoute)))));
+    assert!(m
+        .contacts()
+        .eq(split(HeaderName::Contact).map(|v| Contact::parse(v).ok_or(bad(HeaderName::Contact)))));
+    assert!(m
+        .vias()
+        .eq(split(HeaderName::Via).map(|v| Via::parse(v).ok_or(bad(HeaderName::Via)))));
     let _ = m.content_type();
     for c in m.contacts().flatten() {
         let _ = c;
@@ -43,7 +72,10 @@ fn exercise(m: &Message<'_, '_>) {
         if let Ok(out) = ResponseParts::new(400, "Bad Request").write(m.headers(), &mut buf) {
             let mut slots = [Header::EMPTY; 128];
             let again = Parser::datagram().parse(out, &mut slots);
-            assert!(matches!(again, Ok(Status::Complete(_))), "our own response must parse");
+            assert!(
+                matches!(again, Ok(Status::Complete(_))),
+                "our own response must parse"
+            );
         }
     } else {
         let _ = validate::response(m);

@@ -122,8 +122,13 @@ pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
     core::str::from_utf8(s).ok()
 }
 
-/// The index of the first `needle` at or after `from`, sixteen bytes (two words) at a time,
-/// then eight, then one.
+/// The index of the first `needle` at or after `from`: sixteen bytes at a time, then eight,
+/// then one.
+///
+/// On targets with 128-bit SIMD (x86-64's SSE2, AArch64's NEON) the test of a 16-byte chunk
+/// is written as a map and a fold over an array, which LLVM turns into one vector compare
+/// and a mask test; elsewhere the chunk is two words tested the SWAR way ("has a zero
+/// byte"). Either way the position inside a chunk that holds the byte comes from the words.
 #[inline(always)]
 pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -138,9 +143,18 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
             break;
         };
-        let fa = zero(u64::from_le_bytes(a) ^ pattern);
-        let fb = zero(u64::from_le_bytes(b) ^ pattern);
-        if fa | fb != 0 {
+        #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+        let hit = chunk
+            .map(|c| u8::from(c == needle))
+            .iter()
+            .fold(0u8, |acc, &x| acc | x)
+            != 0;
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        let hit =
+            zero(u64::from_le_bytes(a) ^ pattern) | zero(u64::from_le_bytes(b) ^ pattern) != 0;
+        if hit {
+            let fa = zero(u64::from_le_bytes(a) ^ pattern);
+            let fb = zero(u64::from_le_bytes(b) ^ pattern);
             return Some(if fa != 0 {
                 i + (fa.trailing_zeros() / 8) as usize
             } else {
@@ -160,6 +174,28 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         .iter()
         .position(|&b| b == needle)
         .map(|p| i + p)
+}
+
+/// A `token` as `str`. The tokens nearly every message holds (the methods of RFC 3261 §27.4
+/// and the usual Via protocol, version and transports) are matched to constants of the same
+/// text first, which is cheaper than checking UTF-8; any other slice goes through
+/// [`ascii`].
+#[inline]
+pub(crate) fn token_str(t: &[u8]) -> Option<&str> {
+    Some(match *t {
+        [b'S', b'I', b'P'] => "SIP",
+        [b'2', b'.', b'0'] => "2.0",
+        [b'U', b'D', b'P'] => "UDP",
+        [b'T', b'C', b'P'] => "TCP",
+        [b'T', b'L', b'S'] => "TLS",
+        [b'A', b'C', b'K'] => "ACK",
+        [b'B', b'Y', b'E'] => "BYE",
+        [b'I', b'N', b'V', b'I', b'T', b'E'] => "INVITE",
+        [b'C', b'A', b'N', b'C', b'E', b'L'] => "CANCEL",
+        [b'O', b'P', b'T', b'I', b'O', b'N', b'S'] => "OPTIONS",
+        [b'R', b'E', b'G', b'I', b'S', b'T', b'E', b'R'] => "REGISTER",
+        _ => return ascii(t),
+    })
 }
 
 /// A forward-only cursor over one header value (or a URI).
@@ -279,7 +315,7 @@ impl<'b> Cursor<'b> {
         if t.is_empty() {
             None
         } else {
-            ascii(t)
+            token_str(t)
         }
     }
 
@@ -490,6 +526,30 @@ mod tests {
             find_byte(b"\x01\x00\x01\x01\x01\x01\x01\x01\x01", 0, 0),
             Some(1)
         );
+    }
+
+    #[test]
+    fn token_strings() {
+        for t in [
+            &b"SIP"[..],
+            b"2.0",
+            b"UDP",
+            b"TCP",
+            b"TLS",
+            b"ACK",
+            b"BYE",
+            b"INVITE",
+            b"CANCEL",
+            b"OPTIONS",
+            b"REGISTER",
+            b"invite",
+            b"SIPS",
+            b"X",
+            b"",
+        ] {
+            assert_eq!(token_str(t).map(str::as_bytes), Some(t));
+        }
+        assert_eq!(token_str(b"\xff"), None);
     }
 
     #[test]

@@ -261,10 +261,12 @@ impl Parser {
         let mut content_length: Option<usize> = None;
         let body_start = loop {
             let line = buf.get(pos..).unwrap_or_default();
-            // The name: a token (§7.3, §25.1 `field-name`). A line that starts with none is
-            // the blank line ending the headers, or malformed.
+            // The name: a token (§7.3, §25.1 `field-name`), then HCOLON = *( SP / HTAB ) ":"
+            // SWS (§25.1).
             let name_len = token_len(line);
             if name_len == 0 {
+                // A line that starts with no token character is the blank line ending the
+                // headers, or malformed.
                 match line {
                     [b'\n', ..] => break pos + 1,
                     [b'\r', b'\n', ..] => break pos + 2,
@@ -272,7 +274,6 @@ impl Parser {
                     _ => return Err(ParseError::BadHeaderLine),
                 }
             }
-            // HCOLON = *( SP / HTAB ) ":" SWS (§25.1).
             let mut colon = name_len;
             while let Some(b' ' | b'\t') = line.get(colon) {
                 colon += 1;
@@ -412,29 +413,36 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
             reason,
         });
     }
-    let sp1 = line
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or(ParseError::BadStartLine)?;
+    // The method is a token, so the first SP follows it at once in a well-formed line.
+    let method_len = token_len(line);
+    let sp1 = if method_len > 0 && line.get(method_len) == Some(&b' ') {
+        method_len
+    } else {
+        let sp1 = line
+            .iter()
+            .position(|&b| b == b' ')
+            .ok_or(ParseError::BadStartLine)?;
+        if !lex::is_token(&line[..sp1]) {
+            return Err(ParseError::BadMethod);
+        }
+        sp1
+    };
     let method = &line[..sp1];
-    if !lex::is_token(method) {
-        return Err(ParseError::BadMethod);
-    }
     let rest = &line[sp1 + 1..];
-    let sp2 = rest
-        .iter()
-        .position(|&b| b == b' ')
-        .ok_or(ParseError::BadStartLine)?;
+    let sp2 = lex::find_byte(rest, 0, b' ').ok_or(ParseError::BadStartLine)?;
     let uri_bytes = &rest[..sp2];
     let version_bytes = &rest[sp2 + 1..];
     // Exactly one SP each side of the Request-URI, none after the version.
     if uri_bytes.is_empty() || version_bytes.is_empty() || version_bytes.contains(&b' ') {
         return Err(ParseError::BadStartLine);
     }
-    let version = parse_version(version_bytes)?;
+    let version = match version_bytes {
+        b"SIP/2.0" => Version::SIP_2_0,
+        _ => parse_version(version_bytes)?,
+    };
     let uri = Uri::parse(uri_bytes).map_err(ParseError::BadRequestUri)?;
     Ok(StartLine::Request {
-        method: lex::ascii(method).ok_or(ParseError::BadMethod)?,
+        method: lex::token_str(method).ok_or(ParseError::BadMethod)?,
         uri,
         version,
     })

@@ -97,6 +97,8 @@ pub enum UriError {
     /// A character never allowed in a URI: white space, controls, non-ASCII, `<`, `>`, `"`,
     /// `#`, `{`, `}`, `|`, `\`, `^`, `` ` ``.
     IllegalChar,
+    /// The URI is longer than 65,535 bytes.
+    TooLong,
 }
 
 impl fmt::Display for UriError {
@@ -111,6 +113,7 @@ impl fmt::Display for UriError {
             UriError::BadHeaders => "malformed URI headers",
             UriError::BadEscape => "malformed %-escape in URI",
             UriError::IllegalChar => "illegal character in URI",
+            UriError::TooLong => "URI longer than 65535 bytes",
         })
     }
 }
@@ -563,25 +566,81 @@ fn parse_other(s: &[u8], start: usize) -> Result<Parts, UriError> {
 
 // ---------------------------------------------------------------------------------------------
 
+/// A part of the URI text, as offsets (a URI is at most `u16::MAX` bytes long). Every part
+/// starts after `scheme:`, so `start == 0` marks an absent optional part.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Part {
+    start: u16,
+    end: u16,
+}
+
+impl Part {
+    /// An absent optional part.
+    const NONE: Part = Part { start: 0, end: 0 };
+
+    /// The part for a span of a URI whose length was checked to fit `u16`.
+    fn new((a, b): Span) -> Part {
+        Part {
+            start: u16::try_from(a).unwrap_or(0),
+            end: u16::try_from(b).unwrap_or(0),
+        }
+    }
+
+    /// [`Part::new`], or [`Part::NONE`].
+    fn opt(span: Option<Span>) -> Part {
+        span.map_or(Part::NONE, Part::new)
+    }
+}
+
+/// The host of a [`Uri`], without borrowing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum HostPart {
+    None,
+    Name(Part),
+    V4(Ipv4Addr),
+    V6(Ipv6Addr),
+}
+
 /// A parsed URI: a SIP or SIPS URI split into its parts (RFC 3261 §19.1.1), a `tel` URI
 /// (RFC 3966), or any other absolute URI kept opaque. All parts borrow the parsed text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+///
+/// The parts are kept as offsets into the text, found once by [`Uri::parse`], which keeps
+/// the value small (64 bytes on 64-bit targets) and cheap to move.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Uri<'b> {
     raw: &'b str,
-    scheme: Scheme,
-    scheme_len: usize,
-    user: Option<&'b str>,
-    password: Option<&'b str>,
-    host: Option<Host<'b>>,
+    user: Part,
+    password: Part,
+    params: Part,
+    headers: Part,
+    host: HostPart,
     port: Option<u16>,
-    params: &'b str,
-    headers: Option<&'b str>,
+    scheme_len: u16,
+    scheme: Scheme,
+}
+
+impl fmt::Debug for Uri<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Uri")
+            .field("raw", &self.raw)
+            .field("scheme", &self.scheme)
+            .field("user", &self.user())
+            .field("password", &self.password())
+            .field("host", &self.host())
+            .field("port", &self.port)
+            .field("params", &self.part(self.params))
+            .field("headers", &self.headers())
+            .finish()
+    }
 }
 
 impl<'b> Uri<'b> {
     /// Parses a whole URI: `s` must be exactly the URI, without surrounding white space or
     /// angle brackets. Never panics; bad input is a [`UriError`].
     pub fn parse(s: &'b [u8]) -> Result<Uri<'b>, UriError> {
+        if s.len() > usize::from(u16::MAX) {
+            return Err(UriError::TooLong);
+        }
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )   (RFC 3261 §25.1)
         let first = *s.first().ok_or(UriError::Empty)?;
         if !first.is_ascii_alphabetic() {
@@ -613,22 +672,36 @@ impl<'b> Uri<'b> {
         };
         // Every byte accepted above is ASCII, so this cannot fail; it is still checked.
         let raw = core::str::from_utf8(s).map_err(|_| UriError::IllegalChar)?;
-        let sub = |(a, b): Span| raw.get(a..b).unwrap_or_default();
         Ok(Uri {
             raw,
-            scheme,
-            scheme_len: colon,
-            user: parts.user.map(sub),
-            password: parts.password.map(sub),
-            host: parts.host.map(|h| match h {
-                RawHost::Name(span) => Host::Name(sub(span)),
-                RawHost::V4(a) => Host::Ipv4(a),
-                RawHost::V6(a) => Host::Ipv6(a),
-            }),
+            user: Part::opt(parts.user),
+            password: Part::opt(parts.password),
+            params: Part::new(parts.params),
+            headers: Part::opt(parts.headers),
+            host: match parts.host {
+                None => HostPart::None,
+                Some(RawHost::Name(span)) => HostPart::Name(Part::new(span)),
+                Some(RawHost::V4(a)) => HostPart::V4(a),
+                Some(RawHost::V6(a)) => HostPart::V6(a),
+            },
             port: parts.port,
-            params: sub(parts.params),
-            headers: parts.headers.map(sub),
+            scheme_len: u16::try_from(colon).unwrap_or(0),
+            scheme,
         })
+    }
+
+    /// The text of a part.
+    #[inline]
+    fn part(&self, p: Part) -> &'b str {
+        self.raw
+            .get(usize::from(p.start)..usize::from(p.end))
+            .unwrap_or_default()
+    }
+
+    /// The text of an optional part.
+    #[inline]
+    fn opt_part(&self, p: Part) -> Option<&'b str> {
+        (p.start != 0).then(|| self.part(p))
     }
 
     /// The text as parsed.
@@ -643,23 +716,30 @@ impl<'b> Uri<'b> {
 
     /// The scheme as written, e.g. `"SIP"` or `"soap.beep"`.
     pub fn scheme_str(&self) -> &'b str {
-        self.raw.get(..self.scheme_len).unwrap_or_default()
+        self.raw
+            .get(..usize::from(self.scheme_len))
+            .unwrap_or_default()
     }
 
     /// The user part of a SIP/SIPS URI, still `%`-escaped, as written; `None` without
     /// userinfo, and for other schemes (a `tel` number is in [`Uri::opaque`]).
     pub fn user(&self) -> Option<&'b str> {
-        self.user
+        self.opt_part(self.user)
     }
 
     /// The password of a SIP/SIPS URI (`Some("")` for `user:@host`), still escaped.
     pub fn password(&self) -> Option<&'b str> {
-        self.password
+        self.opt_part(self.password)
     }
 
     /// The host: `Some` for SIP/SIPS URIs, `None` for `tel` and other schemes.
     pub fn host(&self) -> Option<Host<'b>> {
-        self.host
+        match self.host {
+            HostPart::None => None,
+            HostPart::Name(p) => Some(Host::Name(self.part(p))),
+            HostPart::V4(a) => Some(Host::Ipv4(a)),
+            HostPart::V6(a) => Some(Host::Ipv6(a)),
+        }
     }
 
     /// The explicit port, if any.
@@ -670,13 +750,13 @@ impl<'b> Uri<'b> {
     /// The `uri-parameters` (for `tel`, the number's parameters), raw from the first `;`;
     /// empty if there are none.
     pub fn params(&self) -> Params<'b> {
-        Params::new(self.params.as_bytes())
+        Params::new(self.part(self.params).as_bytes())
     }
 
     /// Iterates the parameters as `(name, value)`, both as written. The text was validated by
     /// [`Uri::parse`], so splitting at `;` and the first `=` is exact.
     fn param_iter(&self) -> impl Iterator<Item = (&'b str, Option<&'b str>)> {
-        let params: &'b str = self.params;
+        let params: &'b str = self.part(self.params);
         params.split(';').skip(1).map(|p| match p.split_once('=') {
             Some((n, v)) => (n, Some(v)),
             None => (p, None),
@@ -700,13 +780,15 @@ impl<'b> Uri<'b> {
 
     /// The `headers` component, after the `?` (without it), as written.
     pub fn headers(&self) -> Option<&'b str> {
-        self.headers
+        self.opt_part(self.headers)
     }
 
     /// Everything after `scheme:` (for `tel`, the number and its parameters; for other
     /// schemes, the whole rest).
     pub fn opaque(&self) -> &'b str {
-        self.raw.get(self.scheme_len + 1..).unwrap_or_default()
+        self.raw
+            .get(usize::from(self.scheme_len) + 1..)
+            .unwrap_or_default()
     }
 
     /// Whether the scheme is `sip` or `sips`.
@@ -779,11 +861,11 @@ impl<'b> Uri<'b> {
             (Some(a), Some(b)) => norm_eq(a, b, false),
             _ => false,
         };
-        if !opt_eq(self.user, other.user) || !opt_eq(self.password, other.password) {
+        if !opt_eq(self.user(), other.user()) || !opt_eq(self.password(), other.password()) {
             return false;
         }
         // Host case-insensitive; an address never matches a name.
-        match (&self.host, &other.host) {
+        match (&self.host(), &other.host()) {
             (Some(a), Some(b)) if a.eq_host(b) => {}
             (None, None) => {}
             _ => return false,
@@ -792,7 +874,7 @@ impl<'b> Uri<'b> {
         if self.port != other.port {
             return false;
         }
-        self.params_match(other, true) && headers_match(self.headers, other.headers)
+        self.params_match(other, true) && headers_match(self.headers(), other.headers())
     }
 
     /// Compares uri-parameters. `sip` (RFC 3261 §19.1.4): any parameter in both must match;

@@ -8,6 +8,10 @@ use super::lex::{self, CommaValues};
 use super::parser::{Message, StartLine, Version};
 use super::uri::Uri;
 
+/// Parses the first value of a list header line, returning it and the rest of the line
+/// after the comma (as [`Via::parse_first`] and [`NameAddr::parse_first`] do).
+type FirstOf<'b, T> = fn(&'b [u8]) -> Option<(T, &'b [u8])>;
+
 impl<'b, 'h> Message<'b, 'h> {
     /// The start line.
     pub fn start_line(&self) -> &StartLine<'b> {
@@ -232,7 +236,7 @@ impl<'b, 'h> Message<'b, 'h> {
     fn list<T>(
         &self,
         name: HeaderName,
-        first: fn(&'b [u8]) -> Option<(T, &'b [u8])>,
+        first: FirstOf<'b, T>,
     ) -> impl Iterator<Item = Result<T, ParseError>> + use<'b, 'h, T> {
         let mut lines = self.headers_named(name);
         let mut rest: &'b [u8] = &[];
@@ -258,5 +262,187 @@ impl<'b, 'h> Message<'b, 'h> {
                 }
             });
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use crate::message::{Parser, Status};
+    use proptest::prelude::*;
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec;
+
+    /// From/To/Route/Contact-like values, mostly well formed, with the characters that
+    /// matter for finding where the address ends (`"` `<` `>` `;` `,` `\`) in odd places.
+    fn name_addr_s() -> impl Strategy<Value = String> {
+        concat!(
+            "( ?(\"[a-z ,;<>\\\\]{0,5}\"|[a-z]{1,3}( [a-z]{1,3})?|\\*) ?)?",
+            "(<sip:[a-z]{1,3}@[a-z]{1,3}(;lr)?>|sip:[a-z]{1,3}(@[a-z]{1,3})?|<sip:a;b>|<a>|sip:a@b?x)",
+            " ?(; ?(tag|TAG|x|lr)( ?= ?([a-z0-9]{1,3}|\"[a-z,;]{0,3}\"|))?){0,3} ?[,;>]?"
+        )
+    }
+
+    /// Any soup of the pieces these values are made of.
+    fn soup_s() -> impl Strategy<Value = String> {
+        const PIECES: [&str; 22] = [
+            "\"",
+            "<",
+            ">",
+            ";",
+            ",",
+            " ",
+            "sip:",
+            "a",
+            "b@c",
+            "tag",
+            "=",
+            "x",
+            "\\",
+            "\r\n ",
+            "*",
+            "lr",
+            "SIP/2.0/UDP ",
+            "h.example.com",
+            ":5060",
+            "branch",
+            "z9hG4bK",
+            "?",
+        ];
+        proptest::collection::vec(proptest::sample::select(&PIECES[..]), 0..14)
+            .prop_map(|v| v.concat())
+    }
+
+    fn value_s() -> impl Strategy<Value = String> {
+        prop_oneof![name_addr_s(), soup_s()]
+    }
+
+    /// Header lines of one to three values, and empty elements.
+    fn line_s() -> impl Strategy<Value = String> {
+        proptest::collection::vec((value_s(), "(, ?|,,| , |,)"), 1..4).prop_map(|v| {
+            let mut line = String::new();
+            for (i, (value, sep)) in v.iter().enumerate() {
+                if i > 0 {
+                    line += sep;
+                }
+                line += value;
+            }
+            line
+        })
+    }
+
+    fn via_s() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "SIP ?/ ?2\\.0 ?/ ?(UDP|TCP) h(\\.[a-z]{1,3})?(:5060)?( ?; ?(branch|rport|x)( ?= ?[a-z0-9]{1,3}|=\"[a-z,]{0,2}\")?){0,3} ?",
+            soup_s(),
+        ]
+    }
+
+    fn via_line_s() -> impl Strategy<Value = String> {
+        proptest::collection::vec((via_s(), "(, ?|,,|,)"), 1..4).prop_map(|v| {
+            let mut line = String::new();
+            for (i, (value, sep)) in v.iter().enumerate() {
+                if i > 0 {
+                    line += sep;
+                }
+                line += value;
+            }
+            line
+        })
+    }
+
+    /// Parses a request with the given header lines.
+    fn with_request<R>(headers: &str, f: impl FnOnce(&Message<'_, '_>) -> R) -> Option<R> {
+        let text = format!("OPTIONS sip:a@b SIP/2.0\r\n{headers}Content-Length: 0\r\n\r\n");
+        let mut slots = [Header::EMPTY; 16];
+        match Parser::datagram().parse(text.as_bytes(), &mut slots) {
+            Ok(Status::Complete(m)) => Some(f(&m)),
+            _ => None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn find_tag_agrees_with_the_full_parse(v in value_s()) {
+            if let Some(n) = NameAddr::parse(v.as_bytes()) {
+                prop_assert_eq!(NameAddr::find_tag(v.as_bytes()), Some(n.tag()), "{:?}", v);
+            }
+        }
+
+        #[test]
+        fn message_tags_agree(from in value_s(), to in value_s()) {
+            let headers = format!("From: {from}\r\nTo: {to}\r\n");
+            with_request(&headers, |m| {
+                if let Ok(n) = m.from() {
+                    assert_eq!(m.from_tag(), Ok(n.tag()), "{from:?}");
+                }
+                if let Ok(n) = m.to() {
+                    assert_eq!(m.to_tag(), Ok(n.tag()), "{to:?}");
+                }
+            });
+        }
+
+        #[test]
+        fn lists_agree_with_splitting_first(a in line_s(), b in line_s(), v in via_line_s()) {
+            let headers = format!("Route: {a}\r\nContact: {b}\r\nRoute: {b}\r\nVia: {v}\r\n");
+            with_request(&headers, |m| {
+                let got: Vec<_> = m.routes().collect();
+                let want: Vec<_> = m
+                    .values(HeaderName::Route)
+                    .map(|v| NameAddr::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Route)))
+                    .collect();
+                assert_eq!(got, want, "{a:?} / {b:?}");
+                let got: Vec<_> = m.contacts().collect();
+                let want: Vec<_> = m
+                    .values(HeaderName::Contact)
+                    .map(|v| Contact::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Contact)))
+                    .collect();
+                assert_eq!(got, want, "{b:?}");
+                let got: Vec<_> = m.vias().collect();
+                let want: Vec<_> = m
+                    .values(HeaderName::Via)
+                    .map(|v| Via::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Via)))
+                    .collect();
+                assert_eq!(got, want, "{v:?}");
+            });
+        }
+    }
+
+    #[test]
+    fn light_tags() {
+        for (value, tag) in [
+            (&b"\"A;b>c, <d>\" <sip:a@b>;tag=1"[..], Some(Some("1"))),
+            (b"sip:a@b;tag=2", Some(Some("2"))),
+            (b"sip:a@b ; x ; TAG = 3", Some(Some("3"))),
+            (b"Bob <sip:a@b;tag=no>", Some(None)),
+            (b"<sip:a@b>;tag", Some(None)),
+            (b"<sip:a@b>;tag=\"q\"", Some(Some("\"q\""))),
+            (b"\"unterminated <sip:a@b>;tag=1", None),
+            (b"<sip:a@b;tag=1", None),
+            (b"<sip:a@b>;tag=1 junk", None),
+            (b"<sip:a@b>;;tag=1", None),
+            (b"\"a\" sip:a@b;tag=1", None),
+        ] {
+            assert_eq!(
+                NameAddr::find_tag(value),
+                tag,
+                "{:?}",
+                core::str::from_utf8(value)
+            );
+        }
+        let m = with_request("From: <sip:a@b>;tag=f\r\nTo: <sip:c@d\r\n", |m| {
+            (m.from_tag().map(|t| t == Some("f")), m.to_tag().err())
+        });
+        assert_eq!(
+            m,
+            Some((Ok(true), Some(ParseError::BadHeaderValue(HeaderName::To))))
+        );
+        let m = with_request("", |m| m.from_tag().err());
+        assert_eq!(m, Some(Some(ParseError::MissingHeader(HeaderName::From))));
     }
 }

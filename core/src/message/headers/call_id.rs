@@ -2,15 +2,21 @@
 
 use crate::message::lex::{self, WORD};
 
-/// Validates a Call-ID value, `callid = word [ "@" word ]`, and returns it.
+/// Validates a Call-ID value, `callid = word [ "@" word ]` (§25.1), and returns it.
 pub fn call_id(value: &[u8]) -> Option<&str> {
     let v = lex::trim(value);
-    let (left, right) = match v.iter().position(|&b| b == b'@') {
-        Some(at) => (&v[..at], Some(&v[at + 1..])),
-        None => (v, None),
-    };
-    let word = |w: &[u8]| !w.is_empty() && w.iter().all(|&b| lex::is(b, WORD));
-    if !word(left) || right.is_some_and(|r| !word(r)) {
+    // One pass: every byte is a `word` character but at most one `@`, which is neither
+    // first nor last.
+    let mut at = None;
+    for (i, &b) in v.iter().enumerate() {
+        if !lex::is(b, WORD) {
+            if b != b'@' || at.is_some() {
+                return None;
+            }
+            at = Some(i);
+        }
+    }
+    if v.is_empty() || at == Some(0) || at == Some(v.len() - 1) {
         return None;
     }
     lex::ascii(v)
@@ -34,5 +40,8 @@ mod tests {
         assert_eq!(call_id(b"a@b@c"), None);
         assert_eq!(call_id(b"@b"), None);
         assert_eq!(call_id(b""), None);
+        assert_eq!(call_id(b"b@"), None);
+        assert_eq!(call_id(b"@"), None);
+        assert_eq!(call_id(b" a@b "), Some("a@b"));
     }
 }

@@ -22,8 +22,10 @@ pub struct NameAddr<'b> {
 impl<'b> NameAddr<'b> {
     /// Parses one value of From, To, Contact (not `*`), Route, Record-Route or Reply-To.
     pub fn parse(value: &'b [u8]) -> Option<NameAddr<'b>> {
-        let (n, rest) = Self::parse_first(value)?;
-        rest.is_empty().then_some(n)
+        let mut c = Cursor::new(value);
+        let n = Self::parse_at(&mut c)?;
+        c.skip_lws();
+        c.at_end().then_some(n)
     }
 
     /// Parses the first value of a comma-separated header line (Contact, Route,
@@ -32,6 +34,15 @@ impl<'b> NameAddr<'b> {
     /// line first.
     pub fn parse_first(value: &'b [u8]) -> Option<(NameAddr<'b>, &'b [u8])> {
         let mut c = Cursor::new(value);
+        let n = Self::parse_at(&mut c)?;
+        Some((n, list_rest(&mut c)?))
+    }
+
+    /// One value from the cursor (at the start of its buffer), which is left after its
+    /// parameters.
+    #[inline(always)]
+    fn parse_at(c: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
+        let value = c.buf();
         c.skip_lws();
         let start = c.pos();
         // name-addr = [ display-name ] LAQUOT addr-spec RAQUOT; display-name = *(token LWS)
@@ -62,7 +73,7 @@ impl<'b> NameAddr<'b> {
                     display = (end > start).then(|| &value[start..end]);
                     true
                 } else {
-                    c = Cursor::new(value);
+                    *c = Cursor::new(value);
                     c.skip_lws();
                     false
                 }
@@ -87,30 +98,26 @@ impl<'b> NameAddr<'b> {
             Uri::parse(inner).ok()?
         };
         let params_start = c.pos();
-        params::scan(&mut c)?;
+        params::scan(c)?;
         let params = Params::new(&value[params_start..c.pos()]);
-        let rest = list_rest(&mut c)?;
-        Some((
-            NameAddr {
-                display,
-                uri,
-                bracketed,
-                params,
-            },
-            rest,
-        ))
+        Some(NameAddr {
+            display,
+            uri,
+            bracketed,
+            params,
+        })
     }
 
     /// The `tag` parameter of one From or To value (§19.3), found without parsing the URI:
     /// `None` if the value is malformed, `Some(None)` if it has no tag.
     ///
-    /// The value's shape is checked as [`NameAddr::parse`] checks it (the display name, the
-    /// `<>` around the address or the addr-spec form, then `*( SEMI generic-param )` and
-    /// nothing after), except the URI itself, which is only skipped: the address ends at the
-    /// first `>` (no URI character is `>`), or in the addr-spec form at the first `;`
-    /// (§20.10: an addr-spec with a `;` must be bracketed). So whenever `NameAddr::parse`
+    /// Checked as [`NameAddr::parse`] checks them: a quoted display name, the `<>` around the
+    /// address, and the header parameters (`*( SEMI generic-param )`, §25.1) with nothing
+    /// after them. Skipped: the URI, which ends at the first `>` (no URI character is `>`),
+    /// or in the addr-spec form at the first `;` (§20.10: an addr-spec holding a `;` must be
+    /// bracketed), and a display name made of tokens. So whenever `NameAddr::parse`
     /// succeeds, this gives the same answer as its [`tag`](NameAddr::tag); it accepts more
-    /// (a bad URI inside a well-shaped value).
+    /// (a bad URI or token display name inside a well-shaped value).
     pub fn find_tag(value: &'b [u8]) -> Option<Option<&'b str>> {
         let mut c = Cursor::new(value);
         c.skip_lws();
@@ -219,8 +226,11 @@ pub enum Contact<'b> {
 impl<'b> Contact<'b> {
     /// Parses one Contact value.
     pub fn parse(value: &'b [u8]) -> Option<Contact<'b>> {
-        let (c, rest) = Self::parse_first(value)?;
-        rest.is_empty().then_some(c)
+        if lex::trim(value) == b"*" {
+            Some(Contact::Star)
+        } else {
+            NameAddr::parse(value).map(Contact::Addr)
+        }
     }
 
     /// Parses the first value of a Contact line and returns it with the rest of the line
@@ -277,6 +287,8 @@ mod tests {
             b"<sip:a@b>;;;",
             b"<sip:a@b> junk",
             b"<sip:a@b",
+            b"<sip:a@b>,",
+            b"sip:a@b, <sip:c@d>",
         ] {
             assert!(
                 NameAddr::parse(bad).is_none(),

@@ -20,7 +20,7 @@ pub fn content_length(value: &[u8]) -> Option<u32> {
     delta_seconds(value)
 }
 
-/// Retry-After = delta-seconds [ comment ] *( SEMI retry-param ) (§20.33).
+/// Retry-After = delta-seconds \[ comment \] *( SEMI retry-param ) (§20.33).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct RetryAfter<'b> {
     /// Seconds to wait.

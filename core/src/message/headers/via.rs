@@ -35,8 +35,10 @@ pub struct Via<'b> {
 impl<'b> Via<'b> {
     /// Parses one Via value (one element of the comma-separated list).
     pub fn parse(value: &'b [u8]) -> Option<Via<'b>> {
-        let (via, rest) = Self::parse_first(value)?;
-        rest.is_empty().then_some(via)
+        let mut c = Cursor::new(value);
+        let via = Self::parse_at(&mut c)?;
+        c.skip_lws();
+        c.at_end().then_some(via)
     }
 
     /// Parses the first Via value of a header line and returns it with the rest of the line
@@ -44,6 +46,24 @@ impl<'b> Via<'b> {
     /// not split the whole line first.
     pub fn parse_first(value: &'b [u8]) -> Option<(Via<'b>, &'b [u8])> {
         let mut c = Cursor::new(value);
+        let via = Self::parse_at(&mut c)?;
+        c.skip_lws();
+        let rest = if c.eat(b',') {
+            c.skip_lws();
+            &value[c.pos()..]
+        } else if c.at_end() {
+            &[][..]
+        } else {
+            return None;
+        };
+        Some((via, rest))
+    }
+
+    /// One value from the cursor (at the start of its buffer), which is left after its
+    /// parameters.
+    #[inline(always)]
+    fn parse_at(c: &mut Cursor<'b>) -> Option<Via<'b>> {
+        let value = c.buf();
         c.skip_lws();
         let protocol = c.token()?;
         if !c.eat_sep(b'/') {
@@ -60,7 +80,7 @@ impl<'b> Via<'b> {
         if c.pos() == before {
             return None;
         }
-        let (host, port) = uri::parse_host_port(&mut c)?;
+        let (host, port) = uri::parse_host_port(c)?;
         let mut via = Via {
             protocol,
             version,
@@ -97,16 +117,7 @@ impl<'b> Via<'b> {
             via.read_param(name, value)?;
         }
         via.params = Params::new(&value[params_start..c.pos()]);
-        c.skip_lws();
-        let rest = if c.eat(b',') {
-            c.skip_lws();
-            &value[c.pos()..]
-        } else if c.at_end() {
-            &[][..]
-        } else {
-            return None;
-        };
-        Some((via, rest))
+        Some(via)
     }
 
     /// Records a via-param the stack reads; `None` if it is malformed.
@@ -217,6 +228,7 @@ mod tests {
             b"SIP/2.0/UDP 192.0.2.1;received=nothost",
             b"SIP/2.0/UDP 192.0.2.1 junk",
             b"SIP/2.0/UDP h:99999",
+            b"SIP/2.0/UDP h,",
         ] {
             assert!(Via::parse(bad).is_none(), "{:?}", core::str::from_utf8(bad));
         }
