@@ -760,6 +760,7 @@ fn parallel_forking_first_200_wins_other_branch_cancelled() {
         !f.contains(&"biloxi->alice 487 Request Terminated".to_string()),
         "{f:?}"
     );
+    check_ladder("parallel_forking", &sim.ladder());
 }
 
 #[test]
@@ -791,6 +792,7 @@ fn sequential_forking_tries_the_next_target_after_486() {
         first_b1 < busy && busy < first_b2,
         "q order, next only after the 486: {f:?}"
     );
+    check_ladder("sequential_forking", &sim.ladder());
     assert!(sim
         .node::<UaNode<Phone>>(b2)
         .events()
@@ -914,6 +916,7 @@ fn seed_call_with_a_stateless_atlanta() {
         "a stateless proxy keeps no transaction"
     );
     let _ = biloxi;
+    check_ladder("stateless_atlanta", &sim.ladder());
 }
 
 /// biloxi.example.com as a redirect server (§8.3) with the real registrar and location
@@ -1220,4 +1223,115 @@ fn ua_dns_as_sans_io_requests() {
             call: nowhere,
             reason: EndReason::Unresolvable
         }));
+}
+
+/// A UAS that challenges every request (401 with WWW-Authenticate, or 407).
+struct Challenger(u16, &'static str);
+
+impl sipwire_sim::TransactionUser for Challenger {
+    fn on_event(
+        &mut self,
+        now: Instant,
+        ep: &mut sipwire_core::endpoint::Endpoint<'static>,
+        e: sipwire_sim::OwnedEvent,
+    ) {
+        if let sipwire_sim::OwnedEvent::Request { tx, .. } = e {
+            let name = if self.0 == 401 {
+                "WWW-Authenticate"
+            } else {
+                "Proxy-Authenticate"
+            };
+            let extra: [(&str, &[u8]); 1] = [(name, self.1.as_bytes())];
+            let parts = ResponseParts {
+                to_tag: Some("ch"),
+                extra: &extra,
+                ..ResponseParts::new(self.0, "Unauthorized")
+            };
+            ep.respond(now, tx, &parts).unwrap();
+        }
+    }
+}
+
+#[test]
+fn forked_challenges_are_merged() {
+    // §16.7 step 7: both branches challenge; the caller gets one 401 carrying both.
+    let mut sim = Sim::new(71);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.30:5060"));
+    peer.send_at(
+        Instant::ZERO,
+        Transport::Udp,
+        addr(BILOXI),
+        "INVITE sip:bob@biloxi.example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKch1\r\n\
+Max-Forwards: 70\r\nTo: <sip:bob@biloxi.example.com>\r\nFrom: <sip:c@chicago.example.com>;tag=1\r\n\
+Call-ID: ch1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@192.0.2.30>\r\nContent-Length: 0\r\n\r\n",
+    );
+    let p = sim.add_node("carol", Box::new(peer));
+    let biloxi = sim.add_node(
+        "biloxi",
+        Box::new(proxy(
+            BILOXI,
+            &["biloxi.example.com"],
+            false,
+            Forking::Parallel,
+            &[],
+        )),
+    );
+    let ep = |seed| Config {
+        seed,
+        max_message: 2048,
+        ..Config::default()
+    };
+    sim.add_node(
+        "bob1",
+        Box::new(sipwire_sim::EndpointNode::new(
+            addr(BOB),
+            ep(72),
+            8,
+            Challenger(401, "Digest realm=\"biloxi-1\", nonce=\"a\""),
+        )),
+    );
+    sim.add_node(
+        "bob2",
+        Box::new(sipwire_sim::EndpointNode::new(
+            addr(BOB2),
+            ep(73),
+            8,
+            Challenger(407, "Digest realm=\"biloxi-2\", nonce=\"b\""),
+        )),
+    );
+    sim.node_mut::<ProxyNode<TestLocator, Registrar>>(biloxi)
+        .proxy_mut()
+        .locator_mut()
+        .bindings
+        .insert(
+            "sip:bob@biloxi.example.com".into(),
+            vec![
+                ("sip:bob@192.0.2.20:5060".into(), 1000),
+                ("sip:bob@192.0.2.21:5060".into(), 500),
+            ],
+        );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(5)));
+    sim.run_until(Instant::from_millis(2_000)).unwrap();
+    let finals: Vec<String> = sim
+        .node::<ScriptedPeer>(p)
+        .received()
+        .iter()
+        .map(|(_, pk)| String::from_utf8_lossy(&pk.bytes).into_owned())
+        .filter(|t| !t.starts_with("SIP/2.0 100"))
+        .collect();
+    // Carol never ACKs, so the 401 is retransmitted (Timer G): every copy is the same.
+    let mut finals = finals;
+    finals.dedup();
+    assert_eq!(finals.len(), 1, "{finals:?}");
+    let f = &finals[0];
+    assert!(f.starts_with("SIP/2.0 401 "), "{f}");
+    assert!(
+        f.contains("WWW-Authenticate: Digest realm=\"biloxi-1\""),
+        "{f}"
+    );
+    assert!(
+        f.contains("Proxy-Authenticate: Digest realm=\"biloxi-2\""),
+        "{f}"
+    );
+    assert_eq!(f.matches("\r\nVia: ").count(), 1, "{f}");
 }

@@ -151,3 +151,32 @@ pub(crate) fn write_response_without_top_via(
     w.put(msg.body())?;
     Ok(w.len())
 }
+
+/// Adds the WWW-Authenticate and Proxy-Authenticate headers of `from` to the response held in
+/// `best[..len]` (before its blank line), §16.7 step 7; returns the new length (unchanged if
+/// they do not fit).
+pub(crate) fn merge_challenges(best: &mut [u8], len: usize, from: &Message<'_, '_>) -> usize {
+    let Some(split) = best[..len].windows(4).position(|w| w == b"\r\n\r\n") else {
+        return len;
+    };
+    let insert_at = split + 2;
+    let mut extra = [0u8; 1024];
+    let mut w = Writer::new(&mut extra);
+    for h in from.headers() {
+        if matches!(
+            h.name,
+            HeaderName::WwwAuthenticate | HeaderName::ProxyAuthenticate
+        ) && write_header(&mut w, h).is_err()
+        {
+            return len;
+        }
+    }
+    let add = w.finish();
+    let n = add.len();
+    if len + n > best.len() {
+        return len;
+    }
+    best.copy_within(insert_at..len, insert_at + n);
+    best[insert_at..insert_at + n].copy_from_slice(add);
+    len + n
+}

@@ -932,13 +932,24 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         }
         self.contexts[ci].branches[k].state = BranchState::Done;
         let c = &mut self.contexts[ci];
-        if better(code, c.best_code) {
+        let challenge = |x: u16| x == 401 || x == 407;
+        if better(code, c.best_code)
+            || (challenge(code) && !challenge(c.best_code) && code / 100 == c.best_code / 100)
+        {
+            // A 401/407 is preferred within 4xx so its challenges reach the client (§16.7
+            // step 6 leaves the choice within a class to the proxy).
             c.best_code = code;
             c.best_len = 0;
             if let Some(m) = msg {
                 if let Ok(n) = forward::write_response_without_top_via(m, &mut c.best) {
                     c.best_len = n;
                 }
+            }
+        } else if challenge(code) && challenge(c.best_code) && c.best_len > 0 {
+            // §16.7 step 7: every branch's WWW-Authenticate and Proxy-Authenticate go into
+            // the one response sent upstream.
+            if let Some(m) = msg {
+                c.best_len = forward::merge_challenges(&mut c.best, c.best_len, m);
             }
         }
         // §16.7 step 5 and 10: a 6xx ends the search.
