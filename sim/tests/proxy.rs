@@ -1335,3 +1335,85 @@ Call-ID: ch1\r\nCSeq: 1 INVITE\r\nContact: <sip:c@192.0.2.30>\r\nContent-Length:
     );
     assert_eq!(f.matches("\r\nVia: ").count(), 1, "{f}");
 }
+
+#[test]
+fn timer_c_cancels_a_branch_that_rings_too_long() {
+    // §16.8: Bob rings and never answers; after Timer C the proxy CANCELs the branch, Bob
+    // answers 487, and Alice gets the 487.
+    let mut sim = Sim::new(81);
+    let alice = sim.add_node(
+        "alice",
+        Box::new(ua(
+            "alice",
+            "atlanta.example.com",
+            ALICE,
+            Some(BILOXI),
+            None,
+        )),
+    );
+    let cfg = ProxyConfig {
+        local: addr(BILOXI),
+        transport: SipTransport::Udp,
+        domains: &["biloxi.example.com"],
+        record_route: false,
+        forking: Forking::Parallel,
+        supported: &[],
+        timer_c: Duration::from_secs(5),
+    };
+    let mut loc = TestLocator::default();
+    loc.bindings.insert(
+        "sip:bob@biloxi.example.com".into(),
+        vec![("sip:bob@192.0.2.20:5060".into(), 1000)],
+    );
+    let ep = Config {
+        seed: 82,
+        max_message: 2048,
+        ..Config::default()
+    };
+    sim.add_node(
+        "biloxi",
+        Box::new(ProxyNode::new(cfg, ep, 16, 4, loc, Registrar)),
+    );
+    let bob = sim.add_node(
+        "bob",
+        Box::new(ua("bob", "biloxi.example.com", BOB, None, None)),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(10)));
+    let now = sim.now();
+    let call = sim.node_mut::<UaNode<Phone>>(alice).command(now, |ua, _| {
+        ua.invite(now, "sip:bob@biloxi.example.com", Some(OFFER))
+            .unwrap()
+    });
+    sim.run_until(Instant::from_millis(20_000)).unwrap();
+    let f = flow_since(&sim, 0);
+    let cancel_at = sim
+        .trace()
+        .iter()
+        .find(|e| {
+            matches!(e.kind, TraceKind::Sent) && sim.packet(e.packet).bytes.starts_with(b"CANCEL ")
+        })
+        .map(|e| e.time.as_millis())
+        .unwrap();
+    assert!(
+        (5_000..5_100).contains(&cancel_at),
+        "CANCEL at {cancel_at} ms: {f:?}"
+    );
+    assert!(sim
+        .node::<UaNode<Phone>>(alice)
+        .events()
+        .contains(&UaEvent::Ended {
+            call,
+            reason: EndReason::Rejected(487)
+        }));
+    assert!(sim
+        .node::<UaNode<Phone>>(bob)
+        .events()
+        .iter()
+        .any(|e| matches!(
+            e,
+            UaEvent::Ended {
+                reason: EndReason::Cancelled,
+                ..
+            }
+        )));
+}
