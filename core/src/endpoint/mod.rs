@@ -342,22 +342,12 @@ impl<'s> Endpoint<'s> {
         key.field(parts.method.as_bytes());
         let key = key.finish();
         let mut transport = dest.transport;
-        let placeholder = Tx {
-            machine: Machine::ClientNonInvite(
+        let placeholder = Tx::client(
+            Machine::ClientNonInvite(
                 ClientNonInviteTransaction::start(now, true, self.config.timers).0,
             ),
-            transport,
-            local: dest.local,
-            remote: dest.remote,
-            request_len: 0,
-            response_len: 0,
-            via_received: ViaReceived::default(),
-            rfc2543: false,
-            deadline: None,
-            ending: false,
-            queued_transmits: 0,
-            reap: false,
-        };
+            Destination { transport, ..dest },
+        );
         let id = self
             .table
             .insert(key, placeholder)
@@ -385,14 +375,12 @@ impl<'s> Endpoint<'s> {
         } else {
             len
         };
-        let reliable = transport.is_reliable();
-        let (machine, fx) = if parts.method == "INVITE" {
-            let (m, fx) = ClientInviteTransaction::start(now, reliable, self.config.timers);
-            (Machine::ClientInvite(m), fx)
-        } else {
-            let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
-            (Machine::ClientNonInvite(m), fx)
-        };
+        let (machine, fx) = start_client(
+            now,
+            parts.method,
+            transport.is_reliable(),
+            self.config.timers,
+        );
         if let Some(t) = self.table.get_mut(id) {
             t.machine = machine;
             t.transport = transport;
@@ -441,27 +429,15 @@ impl<'s> Endpoint<'s> {
         key.field(branch.as_bytes());
         key.field(method.as_bytes());
         let key = key.finish();
-        let reliable = dest.transport.is_reliable();
-        let (machine, fx) = if method == "INVITE" {
-            let (m, fx) = ClientInviteTransaction::start(now, reliable, self.config.timers);
-            (Machine::ClientInvite(m), fx)
-        } else {
-            let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
-            (Machine::ClientNonInvite(m), fx)
-        };
+        let (machine, fx) = start_client(
+            now,
+            method,
+            dest.transport.is_reliable(),
+            self.config.timers,
+        );
         let tx = Tx {
-            machine,
-            transport: dest.transport,
-            local: dest.local,
-            remote: dest.remote,
             request_len: bytes.len(),
-            response_len: 0,
-            via_received: ViaReceived::default(),
-            rfc2543: false,
-            deadline: None,
-            ending: false,
-            queued_transmits: 0,
-            reap: false,
+            ..Tx::client(machine, dest)
         };
         let id = self
             .table
@@ -946,6 +922,42 @@ impl<'s> Endpoint<'s> {
             .complete()?;
         let to_tag = resp.to().ok()?.tag().unwrap_or("");
         receive::rfc2543_key(self.hasher(KeyKind::Server2543), &req, true, to_tag)
+    }
+}
+
+/// Starts the client machine for a request with this method (§17.1): INVITE or not.
+fn start_client(
+    now: Instant,
+    method: &str,
+    reliable: bool,
+    timers: TimerConfig,
+) -> (Machine, Effects) {
+    if method == "INVITE" {
+        let (m, fx) = ClientInviteTransaction::start(now, reliable, timers);
+        (Machine::ClientInvite(m), fx)
+    } else {
+        let (m, fx) = ClientNonInviteTransaction::start(now, reliable, timers);
+        (Machine::ClientNonInvite(m), fx)
+    }
+}
+
+impl Tx {
+    /// A client transaction towards `dest` with nothing stored yet.
+    fn client(machine: Machine, dest: Destination) -> Tx {
+        Tx {
+            machine,
+            transport: dest.transport,
+            local: dest.local,
+            remote: dest.remote,
+            request_len: 0,
+            response_len: 0,
+            via_received: ViaReceived::default(),
+            rfc2543: false,
+            deadline: None,
+            ending: false,
+            queued_transmits: 0,
+            reap: false,
+        }
     }
 }
 

@@ -336,19 +336,32 @@ impl Endpoint<'_> {
             return;
         };
         let range = self.region_range(Region::Scratch(k));
-        match r.write(headers, &Policy::UAS, None, &mut self.arena[range]) {
-            Ok(out) => {
-                let len = out.len();
-                self.push(Pending::Scratch {
-                    region: k,
-                    len,
-                    transport,
-                    local,
-                    remote,
-                    event: None,
-                });
-            }
-            Err(_) => self.scratch_busy[k] = false,
+        let written = r
+            .write(headers, &Policy::UAS, None, &mut self.arena[range])
+            .map(|out| out.len());
+        self.queue_scratch_transmit(k, written.ok(), transport, local, remote);
+    }
+
+    /// Queues what was written into scratch region `k` for sending, or frees the region
+    /// when nothing could be written.
+    fn queue_scratch_transmit(
+        &mut self,
+        k: usize,
+        len: Option<usize>,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        match len {
+            Some(len) => self.push(Pending::Scratch {
+                region: k,
+                len,
+                transport,
+                local,
+                remote,
+                event: None,
+            }),
+            None => self.scratch_busy[k] = false,
         }
     }
 
@@ -371,20 +384,10 @@ impl Endpoint<'_> {
             ..ResponseParts::new(503, "Service Unavailable")
         };
         let range = self.region_range(Region::Scratch(k));
-        match parts.write(msg.headers(), &mut self.arena[range]) {
-            Ok(out) => {
-                let len = out.len();
-                self.push(Pending::Scratch {
-                    region: k,
-                    len,
-                    transport,
-                    local,
-                    remote,
-                    event: None,
-                });
-            }
-            Err(_) => self.scratch_busy[k] = false,
-        }
+        let written = parts
+            .write(msg.headers(), &mut self.arena[range])
+            .map(|out| out.len());
+        self.queue_scratch_transmit(k, written.ok(), transport, local, remote);
     }
 }
 

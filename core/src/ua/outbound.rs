@@ -36,7 +36,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         let result = self
             .prepare_invite(i, target, offer)
             .and_then(|()| match dest {
-                Some(d) => self.send_invite(now, i, d),
+                Some(d) => self.send_invite(now, i, d, None),
                 None => self.ask_dns(i, target),
             });
         if result.is_err() {
@@ -109,7 +109,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         let sent = match addr {
             Some(a) => {
                 let dest = self.dest_to(a);
-                self.send_invite(now, i, dest).is_ok()
+                self.send_invite(now, i, dest, None).is_ok()
             }
             None => false,
         };
@@ -119,14 +119,22 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         self.pump(now);
     }
 
-    fn send_invite(&mut self, now: Instant, i: usize, dest: Destination) -> Result<(), UaError> {
+    /// Sends the call's INVITE to its target (or, after a 3xx, to `request_uri` with the
+    /// same To).
+    fn send_invite(
+        &mut self,
+        now: Instant,
+        i: usize,
+        dest: Destination,
+        request_uri: Option<&str>,
+    ) -> Result<(), UaError> {
         let route = [self.names.str(self.proxy_route)];
         let c = &self.calls[i];
         let target = c.ids.str(c.target);
         let offer = c.local_sdp.get();
         let parts = RequestParts {
             method: "INVITE",
-            request_uri: target,
+            request_uri: request_uri.unwrap_or(target),
             via: placeholder_via(),
             max_forwards: 70,
             to: Address {
@@ -170,59 +178,13 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         let mut uri_buf = [0u8; 256];
         let target = first.request_uri(&mut uri_buf).ok_or(UaError::BadInput)?;
         let dest = self.dest_for_uri(target)?;
-        let invite_tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
-        // The To of the first INVITE stays (§8.1.3.4: only the Request-URI changes).
-        let req = self
-            .ep
-            .request_bytes(invite_tx)
-            .ok_or(UaError::InvalidState)?;
-        let mut copy = [0u8; 2048];
-        let copy = copy.get_mut(..req.len()).ok_or(UaError::BadInput)?;
-        copy.copy_from_slice(req);
-        let mut h = [Header::EMPTY; 64];
-        let old = Parser::datagram()
-            .parse(copy, &mut h)
-            .ok()
-            .and_then(|s| s.complete())
-            .ok_or(UaError::InvalidState)?;
-        let to = old.to().map_err(|_| UaError::InvalidState)?;
-        let to_uri = to.uri.raw();
-        let route = [self.names.str(self.proxy_route)];
+        // The To of the first INVITE stays (§8.1.3.4: only the Request-URI changes, and
+        // the CSeq goes up).
         let c = &mut self.calls[i];
         c.invite_seq += 1;
         c.redirects += 1;
-        let c = &self.calls[i];
-        let offer = c.local_sdp.get();
-        let parts = RequestParts {
-            method: "INVITE",
-            request_uri: target,
-            via: placeholder_via(),
-            max_forwards: 70,
-            to: Address {
-                display: None,
-                uri: to_uri,
-                tag: None,
-            },
-            from: Address {
-                display: self.config.display_name,
-                uri: self.names.str(self.aor),
-                tag: Some(c.local_tag()),
-            },
-            call_id: c.call_id(),
-            cseq: c.invite_seq,
-            contact: Some(self.names.str(self.contact)),
-            route: if self.config.outbound_proxy.is_some() {
-                &route
-            } else {
-                &[]
-            },
-            extra: &[],
-            content_type: offer.map(|_| SDP),
-            body: offer.unwrap_or(b""),
-        };
-        let tx = self.ep.send_request(now, dest, &parts)?;
+        self.send_invite(now, i, dest, Some(target))?;
         let c = &mut self.calls[i];
-        c.invite_tx = Some(tx);
         c.state = CallState::Calling;
         c.dialog = None;
         c.forks = crate::dialog::TextBuf::new();
