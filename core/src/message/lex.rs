@@ -16,8 +16,9 @@ pub(crate) const WORD: u8 = 1 << 2;
 pub(crate) const UNRESERVED: u8 = 1 << 3;
 /// White space inside a header value: SP, HTAB, CR, LF (see the module doc).
 pub(crate) const LWS: u8 = 1 << 4;
-/// Hex digits.
-pub(crate) const HEX: u8 = 1 << 5;
+/// `gen-value` characters outside quoted strings (§25.1 `gen-value = token / host /
+/// quoted-string`): token plus `[ ] :` for an IPv6 reference.
+pub(crate) const GENVALUE: u8 = 1 << 5;
 /// Parameter-name characters: token plus the URI `paramchar` extras `[ ] / : & $ ( )`.
 pub(crate) const PNAME: u8 = 1 << 6;
 /// Bytes that may appear in an unquoted parameter value as read lazily: anything but white
@@ -66,8 +67,8 @@ const fn class_table() -> [u8; 256] {
         if matches!(b, b' ' | b'\t' | b'\r' | b'\n') {
             f |= LWS;
         }
-        if b.is_ascii_hexdigit() {
-            f |= HEX;
+        if f & TOKEN != 0 || matches!(b, b'[' | b']' | b':') {
+            f |= GENVALUE;
         }
         if f & TOKEN != 0 || matches!(b, b'[' | b']' | b'/' | b':' | b'&' | b'$' | b'(' | b')') {
             f |= PNAME;

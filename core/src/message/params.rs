@@ -179,8 +179,7 @@ fn scan_with<'b>(
                 cur.buf().get(start..cur.pos())
             } else {
                 // gen-value = token / host / quoted-string; host adds `[ : ]` for IPv6.
-                let v =
-                    cur.take_while(|b| lex::is(b, lex::TOKEN) || matches!(b, b'[' | b']' | b':'));
+                let v = cur.take_class(lex::GENVALUE);
                 if v.is_empty() {
                     return None;
                 }

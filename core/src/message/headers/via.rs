@@ -105,7 +105,7 @@ impl<'b> Via<'b> {
                 if c.peek() == Some(b'"') {
                     Some(c.quoted_string()?)
                 } else {
-                    let v = c.take_while(|b| lex::is(b, TOKEN) || matches!(b, b'[' | b']' | b':'));
+                    let v = c.take_class(lex::GENVALUE);
                     if v.is_empty() {
                         return None;
                     }
