@@ -149,7 +149,7 @@ pub(crate) enum Pending {
 }
 
 /// Capacity of each output queue (transmissions, events).
-pub const TRANSMIT_QUEUE: usize = 32;
+pub const TRANSMIT_QUEUE: usize = 16;
 const QUEUE: usize = TRANSMIT_QUEUE;
 
 /// A fixed ring of pending outputs.
