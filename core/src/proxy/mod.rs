@@ -985,8 +985,12 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         let c = &mut self.contexts[ci];
         if c.answered_2xx {
             // Keep the context until the server transaction ends: retransmitted 2xx still
-            // arrive on the branches and are passed back (§16.7 step 5, RFC 6026).
+            // arrive on the branches and are passed back (§16.7 step 5, RFC 6026). If it
+            // has ended already, free it now.
             c.finished = true;
+            if c.server_tx.is_none() {
+                c.in_use = false;
+            }
             return;
         }
         c.in_use = false;
