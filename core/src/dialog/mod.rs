@@ -223,8 +223,38 @@ impl Dialog {
         if self.text.get(self.remote_target) == c.uri.raw().as_bytes() {
             return Ok(());
         }
-        self.remote_target = self.text.push(c.uri.raw().as_bytes())?;
+        match self.text.push(c.uri.raw().as_bytes()) {
+            Ok(span) => self.remote_target = span,
+            Err(_) => {
+                // The store only grows: drop the old targets and try once more.
+                self.compact();
+                self.remote_target = self.text.push(c.uri.raw().as_bytes())?;
+            }
+        }
         Ok(())
+    }
+
+    /// Rewrites the text store with only the live strings (a target refresh leaves the old
+    /// target behind).
+    fn compact(&mut self) {
+        let old = self.text.clone();
+        let mut text = TextBuf::new();
+        let mut keep = |span: &mut Span| {
+            // Everything here fitted before, so it fits again without the dead entries.
+            if let Ok(s) = text.push(old.get(*span)) {
+                *span = s;
+            }
+        };
+        keep(&mut self.call_id);
+        keep(&mut self.local_tag);
+        keep(&mut self.remote_tag);
+        keep(&mut self.local_uri);
+        keep(&mut self.remote_uri);
+        for r in self.routes[..self.route_count].iter_mut() {
+            keep(r);
+        }
+        self.remote_target = Span::EMPTY;
+        self.text = text;
     }
 
     /// Confirms an early dialog with the 2xx (§12.1.2); the 2xx's Contact is the target.
@@ -530,6 +560,34 @@ Content-Length: 0\r\n\r\n";
 
     extern crate std;
     use std::string::ToString;
+
+    #[test]
+    fn many_target_refreshes_do_not_fill_the_store() {
+        with2(|req, resp| {
+            let mut d = Dialog::uac(req, resp).unwrap();
+            for i in 0..200 {
+                let text = std::format!(
+                    "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\
+To: <sip:b@x>;tag=1\r\nFrom: <sip:a@x>;tag=2\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:bob@192.0.2.{}:5060;transport=udp;some=longer-parameter-value>\r\nContent-Length: 0\r\n\r\n",
+                    i % 250
+                );
+                let mut h = [Header::EMPTY; 16];
+                let m = Parser::datagram()
+                    .parse(text.as_bytes(), &mut h)
+                    .unwrap()
+                    .complete()
+                    .unwrap();
+                d.set_target_from(&m).unwrap();
+                assert!(d
+                    .remote_target()
+                    .contains(&std::format!("192.0.2.{}:", i % 250)));
+            }
+            assert_eq!(d.call_id(), "a84b4c76e66710@pc33.atlanta.example.com");
+            assert_eq!(d.route_set().count(), 2);
+            assert_eq!(d.remote_tag(), "a6c85cf");
+        });
+    }
 
     #[test]
     fn next_hop_of_literals() {
