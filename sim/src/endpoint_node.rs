@@ -179,10 +179,7 @@ impl<U: TransactionUser> EndpointNode<U> {
             while let Some(out) = self.endpoint.poll_output() {
                 match out {
                     Output::Transmit(t) => {
-                        let transport = match t.transport {
-                            SipTransport::Udp => Transport::Udp,
-                            _ => Transport::Tcp,
-                        };
+                        let transport = Transport::from_sip(t.transport);
                         self.outbox.push_back(Packet {
                             transport,
                             src: t.local,

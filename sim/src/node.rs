@@ -20,6 +20,25 @@ pub enum Transport {
     Tcp,
 }
 
+impl Transport {
+    /// The simulator's transport for a sipwire transport: UDP stays UDP, every stream
+    /// transport travels as TCP.
+    pub fn from_sip(t: sipwire_core::transport::Transport) -> Transport {
+        match t {
+            sipwire_core::transport::Transport::Udp => Transport::Udp,
+            _ => Transport::Tcp,
+        }
+    }
+
+    /// The sipwire transport a packet arrived over.
+    pub fn to_sip(self) -> sipwire_core::transport::Transport {
+        match self {
+            Transport::Udp => sipwire_core::transport::Transport::Udp,
+            Transport::Tcp => sipwire_core::transport::Transport::Tcp,
+        }
+    }
+}
+
 /// One packet handed between nodes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet {

@@ -9,7 +9,6 @@ use sipwire_core::endpoint::{Config, Endpoint, Input, Tx};
 use sipwire_core::proxy::{Context, Locator, Proxy, ProxyConfig, ProxyEvent};
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::Slot;
-use sipwire_core::transport::Transport as SipTransport;
 
 use crate::{Node, Packet, Transport};
 
@@ -71,10 +70,7 @@ impl<L: Locator + 'static, A: ProxyApplication<L>> ProxyNode<L, A> {
     fn drain(&mut self, now: Instant) {
         for _ in 0..1_000 {
             while let Some(t) = self.proxy.poll_transmit() {
-                let transport = match t.transport {
-                    SipTransport::Udp => Transport::Udp,
-                    _ => Transport::Tcp,
-                };
+                let transport = Transport::from_sip(t.transport);
                 self.outbox.push_back(Packet {
                     transport,
                     src: t.local,
@@ -97,10 +93,7 @@ impl<L: Locator + 'static, A: ProxyApplication<L>> Node for ProxyNode<L, A> {
     }
 
     fn receive(&mut self, now: Instant, packet: Packet) {
-        let transport = match packet.transport {
-            Transport::Udp => SipTransport::Udp,
-            Transport::Tcp => SipTransport::Tcp,
-        };
+        let transport = packet.transport.to_sip();
         self.proxy.handle(
             now,
             Input::Received {

@@ -7,7 +7,6 @@ use std::net::SocketAddr;
 use sipwire_core::endpoint::{Config, Endpoint, Input, Tx};
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::Slot;
-use sipwire_core::transport::Transport as SipTransport;
 use sipwire_core::ua::{Call, UaConfig, UaEvent, UserAgent};
 
 use crate::{Node, Packet, Transport};
@@ -87,10 +86,7 @@ impl<A: Application> UaNode<A> {
     fn drain(&mut self, now: Instant) {
         for _ in 0..1_000 {
             while let Some(t) = self.ua.poll_transmit() {
-                let transport = match t.transport {
-                    SipTransport::Udp => Transport::Udp,
-                    _ => Transport::Tcp,
-                };
+                let transport = Transport::from_sip(t.transport);
                 self.outbox.push_back(Packet {
                     transport,
                     src: t.local,
@@ -113,10 +109,7 @@ impl<A: Application> Node for UaNode<A> {
     }
 
     fn receive(&mut self, now: Instant, packet: Packet) {
-        let transport = match packet.transport {
-            Transport::Udp => SipTransport::Udp,
-            Transport::Tcp => SipTransport::Tcp,
-        };
+        let transport = packet.transport.to_sip();
         self.ua.handle(
             now,
             Input::Received {

@@ -1022,31 +1022,45 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     /// Forwards branch `k` (or the next waiting one), reading the request again from the
     /// server transaction.
     fn restart_branch(&mut self, now: Instant, ci: usize, k: Option<usize>, stx: TransactionId) {
-        let Some(req) = self.ep.request_bytes(stx) else {
-            return;
-        };
+        let started = self.try_restart_branch(now, ci, k, stx).unwrap_or(0);
+        if started == 0 {
+            // The request could not be forwarded again (it no longer reads back, or is
+            // larger than the rebuild buffer): the branch fails, so the request still gets
+            // a final response rather than hanging.
+            for (j, b) in self.contexts[ci].branches.iter_mut().enumerate() {
+                if k.is_none_or(|k| k == j) && b.state == BranchState::Waiting {
+                    b.state = BranchState::Done;
+                }
+            }
+            self.maybe_finish(now, ci, &mut []);
+        }
+    }
+
+    /// Reads the request back from the server transaction and forwards branch `k` (or the
+    /// next waiting one); how many branches started, `None` if the request is unreadable.
+    fn try_restart_branch(
+        &mut self,
+        now: Instant,
+        ci: usize,
+        k: Option<usize>,
+        stx: TransactionId,
+    ) -> Option<usize> {
+        let req = self.ep.request_bytes(stx)?;
         let mut copy = [0u8; 4096];
-        let Some(copy) = copy.get_mut(..req.len()) else {
-            return;
-        };
+        let copy = copy.get_mut(..req.len())?;
         copy.copy_from_slice(req);
         let mut h = [Header::EMPTY; 64];
         let Ok(Status::Complete(msg)) = Parser::datagram().parse(copy, &mut h) else {
-            return;
+            return None;
         };
-        let Some(mut route) = self.routing(&msg) else {
-            return;
-        };
+        let mut route = self.routing(&msg)?;
         route.source = self.ep.response_destination(stx).map(|d| d.remote);
         let hash = self.loop_hash(&msg);
         let mut out = [0u8; 4096];
-        let started = match k {
+        Some(match k {
             Some(k) => usize::from(self.start_branch(now, ci, k, &msg, &route, hash, &mut out)),
             None => self.start_next_branch(now, ci, &msg, &route, hash, &mut out),
-        };
-        if started == 0 {
-            self.maybe_finish(now, ci, &mut []);
-        }
+        })
     }
 
     /// §16.7 step 3–9: pass a response back without our Via.
