@@ -41,6 +41,12 @@ impl<'s, T> From<&'s mut [T]> for Storage<'s, T> {
     }
 }
 
+impl<'s, T, const N: usize> From<&'s mut [T; N]> for Storage<'s, T> {
+    fn from(s: &'s mut [T; N]) -> Self {
+        Storage::Borrowed(s)
+    }
+}
+
 #[cfg(feature = "alloc")]
 impl<T> From<alloc::vec::Vec<T>> for Storage<'_, T> {
     fn from(v: alloc::vec::Vec<T>) -> Self {

@@ -37,6 +37,26 @@ pub const TARGET_LEN: usize = 192;
 /// Bytes of the best final response kept per request (§16.7 step 6).
 pub const BEST_LEN: usize = 2048;
 
+/// What an OPTIONS to the server itself is answered with (§11.2): the methods a proxy
+/// with a registrar takes, no bodies of its own, no extensions.
+const OPTIONS_HEADERS: &[(&str, &[u8])] = &[
+    (
+        "Allow",
+        b"INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, PRACK, SUBSCRIBE, NOTIFY, REFER, MESSAGE",
+    ),
+    ("Accept", b"application/sdp"),
+    ("Supported", b""),
+];
+
+/// `value` as 16 lower-case hex digits.
+fn hex_token(value: u64, out: &mut [u8; 16]) -> &str {
+    for (i, b) in out.iter_mut().enumerate() {
+        let nibble = (value >> (60 - 4 * i)) & 0xf;
+        *b = b"0123456789abcdef"[nibble as usize];
+    }
+    core::str::from_utf8(out).unwrap_or("0")
+}
+
 /// One target of a request (§16.5): a URI and its q-value (thousandths).
 #[derive(Clone, Copy, Debug)]
 pub struct Target {
@@ -399,6 +419,17 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         {
             return self.emit(ProxyEvent::Register { tx });
         }
+        if self.is_options_for_us(msg) {
+            let mut tag = [0u8; 16];
+            let tag = self.ep.rng().hex(&mut tag);
+            let parts = ResponseParts {
+                to_tag: Some(tag),
+                extra: OPTIONS_HEADERS,
+                ..ResponseParts::new(200, "OK")
+            };
+            let _ = self.ep.respond(now, tx, &parts);
+            return self.emit(ProxyEvent::Answered { code: 200 });
+        }
         // §16.3: validation (scheme 416, Max-Forwards 483, Proxy-Require 420).
         let policy = Policy {
             role: Role::Proxy,
@@ -742,15 +773,32 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
 
     /// Whether a URI's host is one of our domains, whatever its user part (a REGISTER's
     /// Request-URI has none, §10.2).
+    /// Our own address counts too, on our port (`REGISTER sip:192.0.2.4`, as SIPp and
+    /// most phones send when configured with an address rather than a domain).
     fn is_our_domain_host(&self, uri: &Uri<'_>) -> bool {
+        let ours = |ip: core::net::IpAddr| {
+            ip == self.config.local.ip() && uri.port().is_none_or(|p| p == self.config.local.port())
+        };
         match uri.host() {
             Some(Host::Name(n)) => self
                 .config
                 .domains
                 .iter()
                 .any(|d| d.eq_ignore_ascii_case(n)),
-            _ => false,
+            Some(Host::Ipv4(a)) => ours(core::net::IpAddr::V4(a)),
+            Some(Host::Ipv6(a)) => ours(core::net::IpAddr::V6(a)),
+            None => false,
         }
+    }
+
+    /// An OPTIONS whose Request-URI names this server rather than a user (§11: "OPTIONS
+    /// sip:carol@chicago.com" asks a user; with no user part it asks the server itself,
+    /// which answers as a UAS, §11.2: 200 with Allow, Accept and Supported).
+    fn is_options_for_us(&self, msg: &Message<'_, '_>) -> bool {
+        msg.method() == Some("OPTIONS")
+            && msg
+                .request_uri()
+                .is_some_and(|u| u.is_sip() && u.user().is_none() && self.is_our_domain_host(u))
     }
 
     fn is_our_domain(&self, uri: &Uri<'_>) -> bool {
@@ -1163,6 +1211,17 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             if self.is_loop(msg, self.loop_hash(msg)) {
                 return self.answer_stateless(msg, 482, "Loop Detected", remote, out);
             }
+            if self.is_options_for_us(msg) {
+                // The same tag for a retransmission: derived from the request (§16.11).
+                let mut tag = [0u8; 16];
+                let tag = hex_token(self.loop_hash(msg), &mut tag);
+                let parts = ResponseParts {
+                    to_tag: Some(tag),
+                    extra: OPTIONS_HEADERS,
+                    ..ResponseParts::new(200, "OK")
+                };
+                return self.answer_stateless_with(msg, &parts, remote, out);
+            }
         }
         let Some(mut route) = self.routing(msg) else {
             return;
@@ -1204,6 +1263,17 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         remote: SocketAddr,
         out: &mut [u8],
     ) {
+        self.answer_stateless_with(msg, &ResponseParts::new(code, reason), remote, out);
+    }
+
+    fn answer_stateless_with(
+        &mut self,
+        msg: &Message<'_, '_>,
+        parts: &ResponseParts<'_>,
+        remote: SocketAddr,
+        out: &mut [u8],
+    ) {
+        let code = parts.code;
         if msg.method() == Some("ACK") {
             return;
         }
@@ -1214,7 +1284,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             },
             _ => remote,
         };
-        if let Ok(bytes) = ResponseParts::new(code, reason).write(msg.headers(), out) {
+        if let Ok(bytes) = parts.write(msg.headers(), out) {
             let n = bytes.len();
             let _ =
                 self.ep

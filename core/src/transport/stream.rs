@@ -5,6 +5,7 @@ use core::fmt;
 
 use crate::message::headers::content_length;
 use crate::message::{Header, HeaderName, ParseError, Parser, Status, DEFAULT_MAX_SIZE};
+use crate::storage::Storage;
 
 /// The header slots [`StreamBuffer::frame`] parses into. A message with more header lines is
 /// [`Frame::Error`]`(`[`ParseError::TooManyHeaders`]`)`; use [`StreamBuffer::frame_with`] to
@@ -77,7 +78,7 @@ pub enum Frame {
 /// ```
 #[derive(Debug)]
 pub struct StreamBuffer<'a> {
-    buf: &'a mut [u8],
+    buf: Storage<'a, u8>,
     len: usize,
     parser: Parser,
     max_size: usize,
@@ -85,8 +86,11 @@ pub struct StreamBuffer<'a> {
 }
 
 impl<'a> StreamBuffer<'a> {
-    /// An empty stream buffer over `buf`. Its size bounds the largest message accepted.
-    pub fn new(buf: &'a mut [u8]) -> Self {
+    /// An empty stream buffer over `buf` (borrowed, or an owned `Vec` with the `alloc`
+    /// feature, one per connection on a server). Its size bounds the largest message
+    /// accepted.
+    pub fn new(buf: impl Into<Storage<'a, u8>>) -> Self {
+        let buf = buf.into();
         let max = buf.len().min(DEFAULT_MAX_SIZE);
         StreamBuffer {
             buf,
