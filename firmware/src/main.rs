@@ -61,9 +61,29 @@ const TRANSACTIONS: usize = 4;
 /// regions, the UA inbox, the radio buffer). This is the profile's main RAM knob.
 const MAX_MESSAGE: usize = 1024;
 
-/// The endpoint's byte arena: a request and a response per transaction, plus the core's
-/// scratch regions (stateless answers, ACKs built when polled).
-const ARENA: usize = Endpoint::arena_len(TRANSACTIONS, MAX_MESSAGE);
+/// Scratch regions: stateless answers (400, 503), a received ACK for our 2xx, the ACK we
+/// send for a 2xx, a CANCEL being built. The phone drains its outputs after every input, so
+/// one is enough: a second stateless message in one input is dropped (the peer retransmits
+/// its request) or the command answers `Busy` to retry.
+const SCRATCH: usize = 1;
+
+/// The endpoint's byte arena: a request and a response per transaction, the scratch
+/// region, and the region for ACKs built when polled.
+const ARENA: usize = Endpoint::arena_len_with(TRANSACTIONS, MAX_MESSAGE, SCRATCH);
+
+/// Bytes of session descriptions a call keeps: ours, the peer's and a pending re-INVITE
+/// offer together, each at most `SDP_MAX`. Our descriptions are under 200 bytes and a
+/// phone's peer sends one audio stream, so three fit with room to spare; a peer's offer that
+/// does not fit is answered 488/500, ours is refused with `BadInput`, never truncated.
+const SDP_BYTES: usize = 1024;
+
+/// Bytes of dialog text a call keeps: Call-ID, tags, the two URIs, the remote target and
+/// the route set (two Record-Routes through a PBX fit with room to spare).
+const DIALOG_BYTES: usize = 512;
+
+/// The phone's call slot and user agent, with the capacities above.
+type PhoneCall = Call<SDP_BYTES, DIALOG_BYTES>;
+type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES>;
 
 /// Core clock, Hz (an STM32F4's 16 MHz internal oscillator after reset). SysTick ticks at
 /// 1 kHz from it.
@@ -226,7 +246,7 @@ fn count<T, E>(r: Result<T, E>) -> Option<T> {
 /// Our session description for a call: the answer to the peer's offer, or our offer when
 /// the peer sent none. `None`: the offer is unacceptable (488).
 #[cfg(feature = "sdp")]
-fn local_sdp(ua: &UserAgent<'_, '_>, call: CallId, version: u64) -> Option<SdpBytes> {
+fn local_sdp(ua: &Phone, call: CallId, version: u64) -> Option<SdpBytes> {
     let mut out = SdpBytes {
         bytes: [0; media::ANSWER_MAX],
         len: 0,
@@ -243,7 +263,7 @@ fn local_sdp(ua: &UserAgent<'_, '_>, call: CallId, version: u64) -> Option<SdpBy
 
 /// Without the `sdp` feature every call gets the one static description.
 #[cfg(not(feature = "sdp"))]
-fn local_sdp(_: &UserAgent<'_, '_>, _: CallId, _: u64) -> Option<SdpBytes> {
+fn local_sdp(_: &Phone, _: CallId, _: u64) -> Option<SdpBytes> {
     Some(SdpBytes)
 }
 
@@ -273,15 +293,15 @@ impl SdpBytes {
 /// The call slots, in their static storage; out of line so that the temporary `Call`s of
 /// `Default` (10 KiB for two) are not in the same frame as the UA's.
 #[inline(never)]
-fn call_slots() -> &'static mut [Call; CALLS] {
+fn call_slots() -> &'static mut [PhoneCall; CALLS] {
     // `singleton!` runs once, here: the unwrap cannot fail.
-    cortex_m::singleton!(CALL_SLOTS: [Call; CALLS] = Default::default()).unwrap()
+    cortex_m::singleton!(CALL_SLOTS: [PhoneCall; CALLS] = Default::default()).unwrap()
 }
 
 /// Builds the UA in its static storage. Out of line, so that the temporaries of construction
 /// live in this frame, freed before the main loop runs, not in `main`'s permanent frame.
 #[inline(never)]
-fn init(calls: &'static mut [Call; CALLS]) -> &'static mut UserAgent<'static, 'static> {
+fn init(calls: &'static mut [PhoneCall; CALLS]) -> &'static mut Phone {
     // Each `singleton!` runs once, here, so none of these unwraps can fail.
     let slots = cortex_m::singleton!(SLOTS: [Slot<Tx>; TRANSACTIONS] = Default::default()).unwrap();
     let arena = cortex_m::singleton!(ARENA_BUF: [u8; ARENA] = [0; ARENA]).unwrap();
@@ -311,7 +331,7 @@ fn init(calls: &'static mut [Call; CALLS]) -> &'static mut UserAgent<'static, 's
     };
     // `new` fails only on names too long for the UA's text buffer; these are short.
     let ua = UserAgent::new(ua_config, endpoint, &mut calls[..], &mut inbox[..]).unwrap();
-    cortex_m::singleton!(UA: UserAgent<'static, 'static> = ua).unwrap()
+    cortex_m::singleton!(UA: Phone = ua).unwrap()
 }
 
 #[entry]

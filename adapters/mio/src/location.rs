@@ -184,8 +184,13 @@ impl LocationService for MemoryLocation {
             let gone = before - list.len();
             dropped += gone;
             self.len -= gone;
-            if list.is_empty() {
-                self.by_aor.remove(&aor);
+            match list.iter().map(|s| s.expires_at).min() {
+                // The next deadline of what is left.
+                Some(next) if gone > 0 => self.deadlines.push(Reverse((next, aor))),
+                Some(_) => {}
+                None => {
+                    self.by_aor.remove(&aor);
+                }
             }
         }
         dropped

@@ -17,7 +17,9 @@ use crate::message::builder::{Address, RequestParts, SentBy};
 use crate::message::headers::{Contact, NameAddr};
 use crate::message::{Host, Message, Scheme, Uri};
 
-/// Bytes of text a dialog can hold: Call-ID, tags, URIs and the route set together.
+/// Bytes of text a dialog holds by default ([`Dialog`]'s `N`): Call-ID, tags, URIs and the
+/// route set together. A device with little RAM picks a smaller `N` (512 holds a dialog
+/// through one or two proxies); text that does not fit is [`DialogError::TooLong`].
 pub const DIALOG_TEXT: usize = 1024;
 /// The most Record-Route entries a dialog keeps.
 pub const MAX_ROUTES: usize = 8;
@@ -37,7 +39,8 @@ pub enum DialogState {
 pub enum DialogError {
     /// A header the dialog needs is missing or malformed (no To tag, no Contact ...).
     Malformed,
-    /// The dialog's text does not fit in [`DIALOG_TEXT`] bytes or [`MAX_ROUTES`] routes.
+    /// The dialog's text does not fit in its `N` bytes ([`DIALOG_TEXT`] by default) or
+    /// [`MAX_ROUTES`] routes.
     TooLong,
     /// A request's CSeq is lower than the last one (§12.2.2: answer 500).
     OutOfOrder,
@@ -93,10 +96,11 @@ pub fn next_hop<'a>(uri: &Uri<'a>) -> Option<NextHop<'a>> {
     })
 }
 
-/// A dialog's state (§12.1): ID, URIs, remote target, route set and sequence numbers.
+/// A dialog's state (§12.1): ID, URIs, remote target, route set and sequence numbers, with
+/// `N` bytes of text ([`DIALOG_TEXT`] by default).
 #[derive(Clone, Debug)]
-pub struct Dialog {
-    text: TextBuf<DIALOG_TEXT>,
+pub struct Dialog<const N: usize = DIALOG_TEXT> {
+    text: TextBuf<N>,
     state: DialogState,
     call_id: Span,
     local_tag: Span,
@@ -111,19 +115,19 @@ pub struct Dialog {
     secure: bool,
 }
 
-impl Dialog {
+impl<const N: usize> Dialog<N> {
     /// A UAC's dialog from the INVITE it sent and a 101–199 (with To tag) or 2xx response
     /// (§12.1.2): route set from Record-Route reversed, remote target from Contact.
     pub fn uac(
         request: &Message<'_, '_>,
         response: &Message<'_, '_>,
-    ) -> Result<Dialog, DialogError> {
+    ) -> Result<Self, DialogError> {
         let code = response.status().ok_or(DialogError::Malformed)?;
         let to = response.to().map_err(|_| DialogError::Malformed)?;
         let remote_tag = to.tag().ok_or(DialogError::Malformed)?;
         let from = request.from().map_err(|_| DialogError::Malformed)?;
         let local_tag = from.tag().ok_or(DialogError::Malformed)?;
-        let mut d = Dialog::empty();
+        let mut d = Self::empty();
         d.state = if (200..300).contains(&code) {
             DialogState::Confirmed
         } else {
@@ -163,10 +167,10 @@ impl Dialog {
     /// A UAS's dialog from the request it answers with a 101–199 or 2xx carrying
     /// `local_tag` (§12.1.1): route set from Record-Route in order, remote target from
     /// Contact, remote sequence from CSeq.
-    pub fn uas(request: &Message<'_, '_>, local_tag: &str) -> Result<Dialog, DialogError> {
+    pub fn uas(request: &Message<'_, '_>, local_tag: &str) -> Result<Self, DialogError> {
         let from = request.from().map_err(|_| DialogError::Malformed)?;
         let to = request.to().map_err(|_| DialogError::Malformed)?;
-        let mut d = Dialog::empty();
+        let mut d = Self::empty();
         d.state = DialogState::Early;
         d.call_id = d.text.push(
             request
@@ -195,7 +199,7 @@ impl Dialog {
         Ok(d)
     }
 
-    fn empty() -> Dialog {
+    fn empty() -> Self {
         Dialog {
             text: TextBuf::new(),
             state: DialogState::Early,
@@ -474,7 +478,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn uac_dialog_reverses_record_route() {
         with2(|req, resp| {
-            let mut d = Dialog::uac(req, resp).unwrap();
+            let mut d: Dialog = Dialog::uac(req, resp).unwrap();
             assert_eq!(d.state(), DialogState::Confirmed);
             assert_eq!(d.call_id(), "a84b4c76e66710@pc33.atlanta.example.com");
             assert_eq!((d.local_tag(), d.remote_tag()), ("1928301774", "a6c85cf"));
@@ -519,7 +523,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn uas_dialog_keeps_record_route_order() {
         with2(|req, _| {
-            let mut d = Dialog::uas(req, "a6c85cf").unwrap();
+            let mut d: Dialog = Dialog::uas(req, "a6c85cf").unwrap();
             assert_eq!(d.remote_target(), "sip:alice@pc33.atlanta.example.com");
             assert_eq!(d.route_set().next(), Some("sip:p2.biloxi.example.com;lr"));
             assert_eq!(d.check_remote_cseq(314159), Ok(()));
@@ -547,7 +551,7 @@ Content-Length: 0\r\n\r\n";
             .unwrap()
             .complete()
             .unwrap();
-        let d = Dialog::uac(&req, &resp).unwrap();
+        let d: Dialog = Dialog::uac(&req, &resp).unwrap();
         let mut r = [""; MAX_ROUTES + 1];
         let bye = d.request("BYE", 2, None, &mut r);
         // §12.2.1.1: the strict router is the Request-URI; the target goes last in Route.
@@ -564,7 +568,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn many_target_refreshes_do_not_fill_the_store() {
         with2(|req, resp| {
-            let mut d = Dialog::uac(req, resp).unwrap();
+            let mut d: Dialog = Dialog::uac(req, resp).unwrap();
             for i in 0..200 {
                 let text = std::format!(
                     "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a.example.com;branch=z9hG4bK1\r\n\

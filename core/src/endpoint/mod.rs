@@ -47,8 +47,10 @@ use output::{EventKind, Pending, Queue, Region};
 pub const MAX_HEADERS: usize = 64;
 /// The most outputs one input or one timer firing queues.
 const MAX_OUTPUTS_PER_INPUT: usize = 6;
-/// Scratch regions in the arena for stateless messages (503s, 400s, stray messages).
-const SCRATCH_REGIONS: usize = 4;
+/// The most scratch regions the arena gives stateless messages (503s, 400s, stray messages,
+/// ACKs for 2xx): [`Endpoint::arena_len`] reserves this many; a smaller arena gets fewer
+/// (at least one, see [`Endpoint::arena_len_with`]).
+pub const SCRATCH_REGIONS: usize = 4;
 
 /// Endpoint settings. Capacities are in the storage handed to [`Endpoint::new`].
 #[derive(Clone, Copy, Debug)]
@@ -207,20 +209,67 @@ pub struct Endpoint<'s> {
     arena: Storage<'s, u8>,
     transmits: Queue,
     events: Queue,
-    scratch_busy: [bool; SCRATCH_REGIONS],
+    /// Scratch regions in use, of `scratch_count` (`SCRATCH_REGIONS` at most), and where the
+    /// message each one holds goes (kept here, not in the queues, to keep queue items small).
+    scratch: [ScratchMeta; SCRATCH_REGIONS],
+    scratch_count: usize,
     stats: Stats,
+}
+
+/// A scratch region's state: in use or not, and the message it holds.
+#[derive(Clone, Copy, Debug)]
+struct ScratchMeta {
+    busy: bool,
+    len: usize,
+    transport: Transport,
+    local: SocketAddr,
+    remote: SocketAddr,
+}
+
+impl ScratchMeta {
+    const FREE: ScratchMeta = ScratchMeta {
+        busy: false,
+        len: 0,
+        transport: Transport::Udp,
+        local: SocketAddr::V4(core::net::SocketAddrV4::new(
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        )),
+        remote: SocketAddr::V4(core::net::SocketAddrV4::new(
+            core::net::Ipv4Addr::UNSPECIFIED,
+            0,
+        )),
+    };
 }
 
 impl<'s> Endpoint<'s> {
     /// The arena size needed for `transactions` slots at `max_message` bytes: a request and
-    /// a response per transaction, scratch regions, and one region for messages built when
-    /// polled (ACKs).
+    /// a response per transaction, [`SCRATCH_REGIONS`] scratch regions, and one region for
+    /// messages built when polled (ACKs).
     pub const fn arena_len(transactions: usize, max_message: usize) -> usize {
-        (2 * transactions + SCRATCH_REGIONS + 1) * max_message
+        Self::arena_len_with(transactions, max_message, SCRATCH_REGIONS)
+    }
+
+    /// The arena size for `transactions` slots at `max_message` bytes with
+    /// `scratch_regions` scratch regions (1 to [`SCRATCH_REGIONS`]). Scratch regions hold
+    /// stateless messages until they are polled: a stateless 400/503/513, a received ACK
+    /// for a 2xx or a stray response, a sent ACK for a 2xx, a CANCEL being built. A UA that
+    /// drains its outputs after every input (a phone) needs one; a busy server more, or
+    /// [`Endpoint::send_stateless`] and friends answer [`EndpointError::Busy`] and received
+    /// strays are dropped (the peer retransmits).
+    pub const fn arena_len_with(
+        transactions: usize,
+        max_message: usize,
+        scratch_regions: usize,
+    ) -> usize {
+        (2 * transactions + scratch_regions + 1) * max_message
     }
 
     /// An endpoint over caller storage. The transaction capacity is `slots.len()`; the arena
-    /// must be at least [`Endpoint::arena_len`] bytes (a smaller one lowers the capacity).
+    /// must be at least [`Endpoint::arena_len`] bytes. The arena's `max_message` regions go
+    /// to the slots first (two each, plus one scratch region and the poll region); what is
+    /// left becomes scratch regions, up to [`SCRATCH_REGIONS`]. A smaller arena lowers the
+    /// capacity.
     pub fn new(
         config: Config,
         slots: impl Into<Storage<'s, Slot<Tx>>>,
@@ -230,7 +279,9 @@ impl<'s> Endpoint<'s> {
         let secret = (rng.next_u64(), rng.next_u64());
         let arena = arena.into();
         let mut slots = slots.into();
-        let fit = (arena.len() / config.max_message.max(1)).saturating_sub(SCRATCH_REGIONS + 1) / 2;
+        let regions = arena.len() / config.max_message.max(1);
+        // Two regions per slot, one scratch region and the poll region at least.
+        let fit = regions.saturating_sub(2) / 2;
         if fit < slots.len() {
             slots = match slots {
                 Storage::Borrowed(s) => Storage::Borrowed(&mut s[..fit]),
@@ -241,6 +292,9 @@ impl<'s> Endpoint<'s> {
                 }
             };
         }
+        let scratch_count = regions
+            .saturating_sub(2 * slots.len() + 1)
+            .min(SCRATCH_REGIONS);
         Endpoint {
             config,
             rng,
@@ -249,7 +303,8 @@ impl<'s> Endpoint<'s> {
             arena,
             transmits: Queue::new(),
             events: Queue::new(),
-            scratch_busy: [false; SCRATCH_REGIONS],
+            scratch: [ScratchMeta::FREE; SCRATCH_REGIONS],
+            scratch_count,
             stats: Stats::default(),
         }
     }
@@ -546,14 +601,11 @@ impl<'s> Endpoint<'s> {
         let to = self.region_range(Region::Scratch(r));
         self.arena
             .copy_within(from.start..from.start + t.response_len, to.start);
+        self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
         for p in self.transmits.iter_mut() {
             if matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id) {
                 *p = Pending::Scratch {
                     region: r,
-                    len: t.response_len,
-                    transport: t.transport,
-                    local: t.local,
-                    remote: t.remote,
                     event: None,
                 };
                 break;
@@ -611,7 +663,7 @@ impl<'s> Endpoint<'s> {
         let (len, key) = match built {
             Some(v) => v,
             None => {
-                self.scratch_busy[scratch] = false;
+                self.scratch[scratch].busy = false;
                 return Err(EndpointError::InvalidState);
             }
         };
@@ -630,7 +682,7 @@ impl<'s> Endpoint<'s> {
         let id = match self.table.insert(key, tx) {
             Ok(id) => id,
             Err(_) => {
-                self.scratch_busy[scratch] = false;
+                self.scratch[scratch].busy = false;
                 return Err(EndpointError::TableFull);
             }
         };
@@ -638,7 +690,7 @@ impl<'s> Endpoint<'s> {
         let to = self.region_range(Region::Request(id.index));
         self.arena
             .copy_within(from.start..from.start + len, to.start);
-        self.scratch_busy[scratch] = false;
+        self.scratch[scratch].busy = false;
         self.apply(now, id, fx);
         Ok(TransactionId(id))
     }
@@ -721,22 +773,21 @@ impl<'s> Endpoint<'s> {
         remote: SocketAddr,
         bytes: &[u8],
     ) -> Result<(), EndpointError> {
+        if bytes.len() > self.config.max_message {
+            return Err(EndpointError::TooLarge);
+        }
         let r = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let region = self.region_mut(Region::Scratch(r));
-        region
-            .get_mut(..bytes.len())
-            .ok_or(EndpointError::TooLarge)?
-            .copy_from_slice(bytes);
+        self.region_mut(Region::Scratch(r))[..bytes.len()].copy_from_slice(bytes);
+        self.fill_scratch(r, bytes.len(), transport, local, remote);
         self.transmits
             .push(Pending::Scratch {
                 region: r,
-                len: bytes.len(),
-                transport,
-                local,
-                remote,
                 event: None,
             })
-            .map_err(|_| EndpointError::QueueFull)
+            .map_err(|_| {
+                self.scratch[r].busy = false;
+                EndpointError::QueueFull
+            })
     }
 
     /// The next output. Drain until `None` or [`Output::Timeout`].
@@ -755,9 +806,38 @@ impl<'s> Endpoint<'s> {
     }
 
     fn take_scratch(&mut self) -> Option<usize> {
-        let r = self.scratch_busy.iter().position(|b| !b)?;
-        self.scratch_busy[r] = true;
+        let r = self.scratch[..self.scratch_count]
+            .iter()
+            .position(|m| !m.busy)?;
+        self.scratch[r].busy = true;
         Some(r)
+    }
+
+    /// Records what a taken scratch region holds and where it goes.
+    fn fill_scratch(
+        &mut self,
+        r: usize,
+        len: usize,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) {
+        if let Some(m) = self.scratch.get_mut(r) {
+            *m = ScratchMeta {
+                busy: true,
+                len,
+                transport,
+                local,
+                remote,
+            };
+        }
+    }
+
+    /// Frees a scratch region (its bytes stay until the next write).
+    fn free_scratch(&mut self, r: usize) {
+        if let Some(m) = self.scratch.get_mut(r) {
+            m.busy = false;
+        }
     }
 
     fn region_range(&self, r: Region) -> core::ops::Range<usize> {
@@ -767,19 +847,21 @@ impl<'s> Endpoint<'s> {
             Region::Request(s) => 2 * s as usize,
             Region::Response(s) => 2 * s as usize + 1,
             Region::Scratch(k) => 2 * cap + k,
-            Region::Poll => 2 * cap + SCRATCH_REGIONS,
+            Region::Poll => 2 * cap + self.scratch_count,
         };
         i * m..(i + 1) * m
     }
 
+    /// A region's bytes; empty if the arena is too small to hold it (a misconfigured
+    /// endpoint then fails to store messages instead of panicking).
     fn region(&self, r: Region) -> &[u8] {
         let range = self.region_range(r);
-        &self.arena[range]
+        self.arena.get(range).unwrap_or(&[])
     }
 
     fn region_mut(&mut self, r: Region) -> &mut [u8] {
         let range = self.region_range(r);
-        &mut self.arena[range]
+        self.arena.get_mut(range).unwrap_or(&mut [])
     }
 
     /// Carries out a state machine's effects and re-files its deadline.
@@ -889,11 +971,7 @@ impl<'s> Endpoint<'s> {
                         t.queued_transmits = t.queued_transmits.saturating_sub(1);
                     }
                 }
-                Pending::Scratch { region, .. } => {
-                    if let Some(b) = self.scratch_busy.get_mut(region) {
-                        *b = false;
-                    }
-                }
+                Pending::Scratch { region, .. } => self.free_scratch(region),
                 _ => {}
             }
         }

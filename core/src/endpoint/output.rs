@@ -2,7 +2,7 @@
 
 use core::net::SocketAddr;
 
-use super::{Endpoint, TransactionId, SCRATCH_REGIONS};
+use super::{Endpoint, TransactionId};
 use crate::message::{Header, HeaderName, Parser};
 use crate::time::Instant;
 use crate::transaction::{Machine, SlotId};
@@ -137,12 +137,10 @@ pub(crate) enum Pending {
         id: SlotId,
         kind: EventKind,
     },
+    /// A scratch region's message; its length and addresses are in the endpoint's
+    /// scratch table, so that queue items stay small.
     Scratch {
         region: usize,
-        len: usize,
-        transport: Transport,
-        local: SocketAddr,
-        remote: SocketAddr,
         /// `None`: transmit; `Some`: deliver as this event.
         event: Option<ScratchEvent>,
     },
@@ -221,22 +219,18 @@ impl Endpoint<'_> {
             let (id, region) = match p {
                 Pending::Transmit { id, region } => (id, region),
                 Pending::Ack { id } => (id, Region::Poll),
-                Pending::Scratch {
-                    region,
-                    len,
-                    transport,
-                    local,
-                    remote,
-                    ..
-                } => {
-                    if let Some(b) = self.scratch_busy.get_mut(region) {
-                        *b = false;
-                    }
-                    let bytes = &self.region(Region::Scratch(region))[..len];
+                Pending::Scratch { region, .. } => {
+                    // Freed now: the returned borrow keeps the bytes until the next call.
+                    let Some(m) = self.scratch.get_mut(region) else {
+                        continue;
+                    };
+                    m.busy = false;
+                    let m = *m;
+                    let bytes = &self.region(Region::Scratch(region))[..m.len];
                     return Some(Transmit {
-                        transport,
-                        local,
-                        remote,
+                        transport: m.transport,
+                        local: m.local,
+                        remote: m.remote,
                         bytes,
                         tx: None,
                     });
@@ -310,14 +304,13 @@ impl Endpoint<'_> {
                 }
                 Pending::Scratch {
                     region,
-                    len,
-                    remote,
                     event: Some(kind),
-                    ..
                 } => {
-                    if let Some(b) = self.scratch_busy.get_mut(region) {
-                        *b = false;
-                    }
+                    let Some(m) = self.scratch.get_mut(region) else {
+                        continue;
+                    };
+                    m.busy = false;
+                    let (len, remote) = (m.len, m.remote);
                     let bytes = &self.region(Region::Scratch(region))[..len];
                     return Some(match kind {
                         ScratchEvent::Ack => Event::Ack { bytes, remote },
@@ -387,9 +380,8 @@ impl Endpoint<'_> {
         }
         let m = self.config.max_message;
         let base = 2 * id.index as usize * m;
-        let cap = self.table.capacity();
-        let poll = (2 * cap + SCRATCH_REGIONS) * m;
-        let (low, high) = self.arena.split_at_mut(poll);
+        let poll = self.region_range(Region::Poll);
+        let (low, high) = self.arena.split_at_mut(poll.start);
         let req_bytes = &low[base..base + t.request_len];
         let resp_bytes = &low[base + m..base + m + t.response_len];
         let out = &mut high[..m];

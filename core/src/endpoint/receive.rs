@@ -309,16 +309,13 @@ impl Endpoint<'_> {
         };
         let region = self.region_mut(Region::Scratch(r));
         let Some(dst) = region.get_mut(..bytes.len()) else {
-            self.scratch_busy[r] = false;
+            self.free_scratch(r);
             return;
         };
         dst.copy_from_slice(bytes);
+        self.fill_scratch(r, bytes.len(), transport, local, remote);
         self.push(Pending::Scratch {
             region: r,
-            len: bytes.len(),
-            transport,
-            local,
-            remote,
             event: Some(event),
         });
     }
@@ -353,15 +350,14 @@ impl Endpoint<'_> {
         remote: SocketAddr,
     ) {
         match len {
-            Some(len) => self.push(Pending::Scratch {
-                region: k,
-                len,
-                transport,
-                local,
-                remote,
-                event: None,
-            }),
-            None => self.scratch_busy[k] = false,
+            Some(len) => {
+                self.fill_scratch(k, len, transport, local, remote);
+                self.push(Pending::Scratch {
+                    region: k,
+                    event: None,
+                })
+            }
+            None => self.free_scratch(k),
         }
     }
 

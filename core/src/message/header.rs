@@ -14,8 +14,7 @@ macro_rules! header_names {
         }
 
 
-        /// Every known name, for tests.
-        #[cfg(test)]
+        /// Every known name, in the order of [`NAMES`].
         const ALL: &[HeaderName] = &[ $( HeaderName::$variant, )* ];
 
         /// The canonical spellings, indexed by the variants' discriminants.
@@ -251,7 +250,7 @@ fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
 
 /// Looks up the name `line[..len]`, reading whole words of `line` past the name when it is
 /// long enough. `len <= line.len()` is the caller's to ensure; a longer `len` finds nothing.
-#[inline]
+#[inline(always)]
 pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
     match line.get(..len) {
         Some([c]) => compact(*c),
@@ -260,92 +259,49 @@ pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
     }
 }
 
-/// Finds a full (non-compact) header name `line[..len]`: dispatch on the length and the
-/// first letter (a jump table), sometimes one more letter, then one word-wise
+/// Rows of [`INDEX`]: one per name length up to the longest canonical name (19 bytes).
+const INDEX_LENS: usize = 20;
+
+/// The candidates for a full name, indexed by `len * 32 + (first byte & 0x1f)`: at most two
+/// canonical names share a length and a first letter (Call-ID and Contact, Refer-To and
+/// Reply-To, ...), so each entry holds two, [`HeaderName::Other`] marking an empty place.
+/// Built from [`NAMES`] at compile time (a third name sharing an entry fails the build).
+static INDEX: [[HeaderName; 2]; INDEX_LENS * 32] = build_index();
+
+const fn build_index() -> [[HeaderName; 2]; INDEX_LENS * 32] {
+    let mut t = [[HeaderName::Other; 2]; INDEX_LENS * 32];
+    let mut n = 0;
+    while n < NAMES.len() {
+        let name = NAMES[n].as_bytes();
+        assert!(name.len() < INDEX_LENS);
+        let at = name.len() * 32 + (name[0] & 0x1f) as usize;
+        if matches!(t[at][0], HeaderName::Other) {
+            t[at][0] = ALL[n];
+        } else {
+            assert!(matches!(t[at][1], HeaderName::Other));
+            t[at][1] = ALL[n];
+        }
+        n += 1;
+    }
+    t
+}
+
+/// Finds a full (non-compact) header name `line[..len]`: at most two candidates picked by
+/// the length and the first letter (see [`INDEX`]), each tried by one word-wise
 /// case-insensitive comparison (see [`Folded`]). The test `every_name_round_trips_in_any_case`
 /// checks every name of the table is found.
-#[inline]
+#[inline(always)]
 fn lookup_full(line: &[u8], len: usize) -> HeaderName {
-    let Some(&first) = line.first() else {
+    let (Some(&first), true) = (line.first(), len < INDEX_LENS) else {
         return HeaderName::Other;
     };
-    let at = |i: usize| line.get(i).map_or(0, |b| b | 0x20);
-    let candidate = match (len, first | 0x20) {
-        (2, b't') => HeaderName::To,
-        (3, b'v') => HeaderName::Via,
-        (4, b'c') => HeaderName::CSeq,
-        (4, b'd') => HeaderName::Date,
-        (4, b'f') => HeaderName::From,
-        (5, b'a') => HeaderName::Allow,
-        (5, b'e') => HeaderName::Event,
-        (5, b'r') => HeaderName::Route,
-        (6, b'a') => HeaderName::Accept,
-        (6, b's') => HeaderName::Server,
-        (7, b'c') => match at(6) {
-            b'd' => HeaderName::CallId,
-            b't' => HeaderName::Contact,
-            _ => return HeaderName::Other,
-        },
-        (7, b'e') => HeaderName::Expires,
-        (7, b'r') => HeaderName::Require,
-        (7, b's') => HeaderName::Subject,
-        (7, b'w') => HeaderName::Warning,
-        (8, b'i') => HeaderName::Identity,
-        (8, b'p') => HeaderName::Priority,
-        (8, b'r') => match at(2) {
-            b'f' => HeaderName::ReferTo,
-            b'p' => HeaderName::ReplyTo,
-            _ => return HeaderName::Other,
-        },
-        (9, b'c') => HeaderName::CallInfo,
-        (9, b's') => HeaderName::Supported,
-        (9, b't') => HeaderName::Timestamp,
-        (10, b'a') => HeaderName::AlertInfo,
-        (10, b'e') => HeaderName::ErrorInfo,
-        (10, b'u') => HeaderName::UserAgent,
-        (11, b'i') => HeaderName::InReplyTo,
-        (11, b'm') => HeaderName::MinExpires,
-        (11, b'r') => match at(10) {
-            b'y' => HeaderName::ReferredBy,
-            b'r' => HeaderName::RetryAfter,
-            _ => return HeaderName::Other,
-        },
-        (11, b'u') => HeaderName::Unsupported,
-        (12, b'a') => HeaderName::AllowEvents,
-        (12, b'c') => HeaderName::ContentType,
-        (12, b'm') => match at(11) {
-            b's' => HeaderName::MaxForwards,
-            b'n' => HeaderName::MimeVersion,
-            _ => return HeaderName::Other,
-        },
-        (12, b'o') => HeaderName::Organization,
-        (12, b'r') => HeaderName::RecordRoute,
-        (13, b'a') => HeaderName::Authorization,
-        (13, b'p') => HeaderName::ProxyRequire,
-        (14, b'a') => HeaderName::AcceptContact,
-        (14, b'c') => HeaderName::ContentLength,
-        (14, b'r') => HeaderName::RejectContact,
-        (15, b'a') => match at(14) {
-            b'g' => HeaderName::AcceptEncoding,
-            b'e' => HeaderName::AcceptLanguage,
-            _ => return HeaderName::Other,
-        },
-        (15, b's') => HeaderName::SessionExpires,
-        (16, b'c') => match at(15) {
-            b'g' => HeaderName::ContentEncoding,
-            b'e' => HeaderName::ContentLanguage,
-            _ => return HeaderName::Other,
-        },
-        (16, b'w') => HeaderName::WwwAuthenticate,
-        (18, b'p') => HeaderName::ProxyAuthenticate,
-        (19, b'a') => HeaderName::AuthenticationInfo,
-        (19, b'c') => HeaderName::ContentDisposition,
-        (19, b'p') => HeaderName::ProxyAuthorization,
-        (19, b'r') => HeaderName::RequestDisposition,
-        _ => return HeaderName::Other,
+    let Some(&[a, b]) = INDEX.get(len * 32 + usize::from(first & 0x1f)) else {
+        return HeaderName::Other;
     };
-    if matches_folded(line, len, candidate) {
-        candidate
+    if a != HeaderName::Other && matches_folded(line, len, a) {
+        a
+    } else if b != HeaderName::Other && matches_folded(line, len, b) {
+        b
     } else {
         HeaderName::Other
     }

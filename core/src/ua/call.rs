@@ -1,11 +1,16 @@
 //! One call: an INVITE session (§13–15) and its dialog, in fixed storage.
 
-use crate::dialog::{Dialog, TextBuf};
+use crate::dialog::{Dialog, TextBuf, DIALOG_TEXT};
 use crate::endpoint::TransactionId;
 use crate::time::{Duration, Instant};
 
-/// The largest session description a call keeps (each direction).
+/// The largest session description a call keeps (ours, the peer's, a pending offer).
 pub const SDP_MAX: usize = 1024;
+/// The bytes a [`Call`] keeps for its session descriptions by default (its `SDP`): room for
+/// all three at [`SDP_MAX`]. A phone whose descriptions are a few hundred bytes picks less
+/// (1024 holds three of 340 bytes); a description that does not fit is refused
+/// ([`UaError::BadInput`](super::UaError::BadInput) for ours), never truncated.
+pub const SDP_STORE: usize = 3 * SDP_MAX;
 /// The most early dialogs (forks) an outgoing call tracks (§12.1.2, §13.2.2.4).
 pub const MAX_FORKS: usize = 4;
 
@@ -65,39 +70,97 @@ pub enum EndReason {
     Unresolvable,
 }
 
-/// Bytes of one session description.
-#[derive(Clone, Debug)]
-pub(crate) struct SdpBuf {
-    pub(crate) bytes: [u8; SDP_MAX],
-    pub(crate) len: usize,
+/// Which of a call's session descriptions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sdp {
+    /// Ours, as last sent.
+    Local,
+    /// The peer's, as last received.
+    Remote,
+    /// A re-INVITE's offer not yet accepted: ours (sent, or waiting for a glare retry) or
+    /// the peer's (received, not yet answered).
+    Pending,
 }
 
-impl SdpBuf {
+/// A call's session descriptions (ours, the peer's, a pending re-INVITE offer) in one
+/// store of `N` bytes: each is at most [`SDP_MAX`] bytes, and together at most `N`.
+/// A description that does not fit is refused and the old one kept: never truncated.
+#[derive(Clone, Debug)]
+pub(crate) struct SdpStore<const N: usize> {
+    bytes: [u8; N],
+    /// `(start, len)` of each description in `bytes`, by [`Sdp`] index.
+    spans: [(u16, u16); 3],
+}
+
+impl<const N: usize> SdpStore<N> {
     pub(crate) const fn new() -> Self {
-        SdpBuf {
-            bytes: [0; SDP_MAX],
-            len: 0,
+        SdpStore {
+            bytes: [0; N],
+            spans: [(0, 0); 3],
         }
     }
 
-    /// Stores `b`; false (and unchanged) if it does not fit.
-    pub(crate) fn set(&mut self, b: &[u8]) -> bool {
-        match self.bytes.get_mut(..b.len()) {
-            Some(dst) => {
-                dst.copy_from_slice(b);
-                self.len = b.len();
-                true
+    fn span(&self, which: Sdp) -> (usize, usize) {
+        let (start, len) = self.spans[which as usize];
+        (start as usize, len as usize)
+    }
+
+    /// The description, if set and not empty.
+    pub(crate) fn get(&self, which: Sdp) -> Option<&[u8]> {
+        let (start, len) = self.span(which);
+        (len > 0).then(|| self.bytes.get(start..start + len).unwrap_or(&[]))
+    }
+
+    /// Stores `b` as `which`; false (and unchanged) if it does not fit.
+    pub(crate) fn set(&mut self, which: Sdp, b: &[u8]) -> bool {
+        let others: usize = [Sdp::Local, Sdp::Remote, Sdp::Pending]
+            .into_iter()
+            .filter(|&w| w != which)
+            .map(|w| self.span(w).1)
+            .sum();
+        // Offsets are u16: a store beyond 64 KiB uses only its first 64 KiB.
+        if b.len() > SDP_MAX || others + b.len() > N.min(u16::MAX as usize) {
+            return false;
+        }
+        self.spans[which as usize] = (0, 0);
+        let end = self.compact();
+        self.bytes[end..end + b.len()].copy_from_slice(b);
+        // `end + b.len() <= others + b.len()`, checked above to fit in N and in u16.
+        self.spans[which as usize] = (end as u16, b.len() as u16);
+        true
+    }
+
+    /// Moves the live descriptions to the front, in order; where free space starts.
+    fn compact(&mut self) -> usize {
+        let mut order = [0usize, 1, 2];
+        order.sort_unstable_by_key(|&i| self.spans[i].0);
+        let mut end = 0;
+        for i in order {
+            let (start, len) = (self.spans[i].0 as usize, self.spans[i].1 as usize);
+            if len == 0 {
+                continue;
             }
-            None => false,
+            // Spans are disjoint and taken in address order, so `end <= start`; every span
+            // lies within the store's first `u16::MAX` bytes (see `set`).
+            self.bytes.copy_within(start..start + len, end);
+            self.spans[i] = (end as u16, len as u16);
+            end += len;
         }
+        end
     }
 
-    pub(crate) fn get(&self) -> Option<&[u8]> {
-        (self.len > 0).then(|| &self.bytes[..self.len])
+    /// `from` becomes `to` (no copy); `from` is cleared.
+    pub(crate) fn promote(&mut self, from: Sdp, to: Sdp) {
+        self.spans[to as usize] = self.spans[from as usize];
+        self.spans[from as usize] = (0, 0);
     }
 
-    pub(crate) fn clear(&mut self) {
-        self.len = 0;
+    pub(crate) fn clear(&mut self, which: Sdp) {
+        self.spans[which as usize] = (0, 0);
+    }
+
+    pub(crate) fn clear_all(&mut self) {
+        self.spans = [(0, 0); 3];
     }
 }
 
@@ -123,15 +186,16 @@ pub(crate) struct OkRetransmit {
     pub(crate) give_up: Instant,
 }
 
-/// One call's state.
+/// One call's state, with `SDP` bytes for its session descriptions ([`SDP_STORE`] by
+/// default) and `TEXT` bytes for its dialog ([`DIALOG_TEXT`] by default).
 #[derive(Clone, Debug)]
-pub struct Call {
+pub struct Call<const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
     pub(crate) gen: u16,
     pub(crate) in_use: bool,
     pub(crate) role: Role,
     pub(crate) state: CallState,
     /// The dialog once one exists (the first early dialog, then the confirmed one).
-    pub(crate) dialog: Option<Dialog>,
+    pub(crate) dialog: Option<Dialog<TEXT>>,
     /// To tags of the early dialogs seen (forks), as text.
     pub(crate) forks: TextBuf<256>,
     pub(crate) fork_count: usize,
@@ -147,14 +211,12 @@ pub struct Call {
     pub(crate) cancelled: bool,
     pub(crate) bye_tx: Option<TransactionId>,
     pub(crate) reinvite: Reinvite,
-    /// A re-INVITE answered 491: try again at this time (§14.1), with this offer kept in
-    /// `pending_offer`.
+    /// A re-INVITE answered 491: try again at this time (§14.1), with the offer kept as
+    /// [`Sdp::Pending`].
     pub(crate) glare_retry: Option<Instant>,
-    pub(crate) pending_offer: SdpBuf,
     pub(crate) ok_retransmit: Option<OkRetransmit>,
-    /// Our current session description and the peer's.
-    pub(crate) local_sdp: SdpBuf,
-    pub(crate) remote_sdp: SdpBuf,
+    /// Our current session description, the peer's, and a pending re-INVITE offer.
+    pub(crate) sdp: SdpStore<SDP>,
     /// Callee: the INVITE had no offer, so our 2xx carries the offer and the ACK the answer.
     pub(crate) offer_in_answer: bool,
     /// Branch of the ACK for the 2xx, so retransmitted ACKs are identical (§13.2.2.4).
@@ -168,7 +230,7 @@ pub struct Call {
     pub(crate) resolving: Option<u32>,
 }
 
-impl Default for Call {
+impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
     fn default() -> Self {
         Call {
             gen: 0,
@@ -189,10 +251,8 @@ impl Default for Call {
             bye_tx: None,
             reinvite: Reinvite::Idle,
             glare_retry: None,
-            pending_offer: SdpBuf::new(),
             ok_retransmit: None,
-            local_sdp: SdpBuf::new(),
-            remote_sdp: SdpBuf::new(),
+            sdp: SdpStore::new(),
             offer_in_answer: false,
             ack_branch: crate::rand::Branch::new(&mut crate::rand::Rng::new(0)),
             end_reason: None,
@@ -203,7 +263,7 @@ impl Default for Call {
     }
 }
 
-impl Call {
+impl<const SDP: usize, const TEXT: usize> Call<SDP, TEXT> {
     pub(crate) fn call_id(&self) -> &str {
         self.ids.str(self.call_id)
     }

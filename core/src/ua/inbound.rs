@@ -2,7 +2,7 @@
 //! OPTIONS, §15.1.2 BYE, §14.2 re-INVITE), ACKs for our 2xx, and responses to our requests
 //! (§13.2.2, §14.1, §15.1.1).
 
-use super::call::Reinvite;
+use super::call::{Reinvite, Sdp};
 use super::outbound::{angle, reason_phrase};
 use super::{CallState, EndReason, Inbound, Role, UaEvent, UserAgent};
 use crate::dialog::{to_tag, Dialog};
@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// How many 3xx in a row a call follows before giving up.
 const MAX_REDIRECTS: u8 = 3;
 
-impl<'s, 'c> UserAgent<'s, 'c> {
+impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     pub(super) fn on_inbound(&mut self, now: Instant, kind: Inbound, bytes: &[u8]) {
         match kind {
             Inbound::Timeout { tx } => self.on_tx_timeout(now, tx),
@@ -157,7 +157,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         });
         c.invite_tx = Some(tx);
         c.invite_seq = seq;
-        if stored.is_err() || (!msg.body().is_empty() && !c.remote_sdp.set(msg.body())) {
+        if stored.is_err() || (!msg.body().is_empty() && !c.sdp.set(Sdp::Remote, msg.body())) {
             let _ = self.respond_in_call(now, i, 500, "Server Internal Error", None);
             self.calls[i].in_use = false;
             return;
@@ -180,7 +180,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             return self.reply_in_dialog(now, tx, i, 491);
         }
         let c = &mut self.calls[i];
-        if !c.pending_offer.set(msg.body()) {
+        if !c.sdp.set(Sdp::Pending, msg.body()) {
             return self.reply_in_dialog(now, tx, i, 500);
         }
         // §12.2.2: a target refresh request updates the remote target.
@@ -209,7 +209,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         if c.state == CallState::Answered {
             if c.offer_in_answer && !msg.body().is_empty() {
                 // The offer was in our 2xx; the ACK carries the answer (§13.2.1).
-                c.remote_sdp.set(msg.body());
+                c.sdp.set(Sdp::Remote, msg.body());
             }
             c.state = CallState::Confirmed;
             let id = self.id_of(i);
@@ -291,7 +291,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
                 if matches!(self.calls[i].state, CallState::Calling | CallState::Ringing) {
                     self.calls[i].state = CallState::Ringing;
                     if !msg.body().is_empty() {
-                        self.calls[i].remote_sdp.set(msg.body());
+                        self.calls[i].sdp.set(Sdp::Remote, msg.body());
                     }
                     let early = self.calls[i].fork_count;
                     self.emit(UaEvent::Ringing {
@@ -329,9 +329,9 @@ impl<'s, 'c> UserAgent<'s, 'c> {
                         c.dialog = Some(d);
                         let _ = c.add_fork(tag);
                         if !msg.body().is_empty() {
-                            c.remote_sdp.set(msg.body());
+                            c.sdp.set(Sdp::Remote, msg.body());
                         }
-                        let offered = c.local_sdp.get().is_some();
+                        let offered = c.sdp.get(Sdp::Local).is_some();
                         let seq = c.invite_seq;
                         if offered {
                             c.state = CallState::Confirmed;
@@ -387,12 +387,10 @@ impl<'s, 'c> UserAgent<'s, 'c> {
                 if let Some(d) = c.dialog.as_mut() {
                     let _ = d.set_target_from(msg);
                 }
-                let offer_len = c.pending_offer.len;
-                let (local, pending) = (&mut c.local_sdp, &c.pending_offer);
-                local.set(&pending.bytes[..offer_len]);
-                c.pending_offer.clear();
+                // The offer we sent is now our session description (§14.1).
+                c.sdp.promote(Sdp::Pending, Sdp::Local);
                 if !msg.body().is_empty() {
-                    c.remote_sdp.set(msg.body());
+                    c.sdp.set(Sdp::Remote, msg.body());
                 }
                 c.reinvite = Reinvite::Idle;
                 c.ack_branch = crate::rand::Branch::new(self.ep.rng());
@@ -408,7 +406,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
                 // §14.1: a failed re-INVITE leaves the session as it was.
                 let c = &mut self.calls[i];
                 c.reinvite = Reinvite::Idle;
-                c.pending_offer.clear();
+                c.sdp.clear(Sdp::Pending);
                 self.emit(UaEvent::ReinviteDone { call: id, code });
             }
         }
@@ -499,7 +497,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
     }
 
     /// The UAC's dialog from our INVITE and this response.
-    fn uac_dialog(&self, i: usize, response: &Message<'_, '_>) -> Option<Dialog> {
+    fn uac_dialog(&self, i: usize, response: &Message<'_, '_>) -> Option<Dialog<T>> {
         let req = self.ep.request_bytes(self.calls[i].invite_tx?)?;
         let mut h = [Header::EMPTY; 64];
         let invite = Parser::datagram().parse(req, &mut h).ok()?.complete()?;

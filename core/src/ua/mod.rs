@@ -11,17 +11,17 @@ mod inbound;
 mod outbound;
 pub mod register;
 
-pub use call::{Call, CallId, CallState, EndReason, Role, MAX_FORKS, SDP_MAX};
+pub use call::{Call, CallId, CallState, EndReason, Role, MAX_FORKS, SDP_MAX, SDP_STORE};
 
 use core::net::SocketAddr;
 
-use crate::dialog::TextBuf;
+use crate::dialog::{TextBuf, DIALOG_TEXT};
 use crate::endpoint::{Endpoint, EndpointError, Input, TransactionId, Transmit};
 use crate::message::validate::Policy;
 use crate::storage::Storage;
 use crate::time::Instant;
 use crate::transport::Transport;
-use call::Reinvite;
+use call::{Reinvite, Sdp};
 
 /// What the UA tells the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,11 +144,13 @@ pub struct UaConfig<'c> {
 
 const EVENT_QUEUE: usize = 16;
 
-/// The user agent: calls and registration over an endpoint, in fixed storage.
-pub struct UserAgent<'s, 'c> {
+/// The user agent: calls and registration over an endpoint, in fixed storage. Each call
+/// keeps `SDP` bytes of session descriptions and `TEXT` bytes of dialog text (see [`Call`];
+/// the defaults suit a server or a desktop, a phone picks smaller ones).
+pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
     config: UaConfig<'c>,
     ep: Endpoint<'s>,
-    calls: Storage<'s, Call>,
+    calls: Storage<'s, Call<SDP, TEXT>>,
     inbox: Storage<'s, u8>,
     /// `sip:user@domain`, our Contact URI, and the outbound proxy's Route URI.
     names: TextBuf<256>,
@@ -184,13 +186,13 @@ enum Inbound {
     },
 }
 
-impl<'s, 'c> UserAgent<'s, 'c> {
+impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     /// A UA over `endpoint`, with `calls.len()` call slots and an inbox of at least the
     /// endpoint's `max_message` bytes (where the UA copies each message it reads).
     pub fn new(
         config: UaConfig<'c>,
         mut endpoint: Endpoint<'s>,
-        calls: impl Into<Storage<'s, Call>>,
+        calls: impl Into<Storage<'s, Call<S, T>>>,
         inbox: impl Into<Storage<'s, u8>>,
     ) -> Result<Self, UaError> {
         let mut names = TextBuf::new();
@@ -276,12 +278,12 @@ impl<'s, 'c> UserAgent<'s, 'c> {
 
     /// The peer's current session description (offer or answer) for a call.
     pub fn remote_sdp(&self, call: CallId) -> Option<&[u8]> {
-        self.call(call)?.remote_sdp.get()
+        self.call(call)?.sdp.get(Sdp::Remote)
     }
 
     /// Our current session description for a call.
     pub fn local_sdp(&self, call: CallId) -> Option<&[u8]> {
-        self.call(call)?.local_sdp.get()
+        self.call(call)?.sdp.get(Sdp::Local)
     }
 
     /// Early dialogs (forks) seen for an outgoing call.
@@ -290,7 +292,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
     }
 
     /// The call's dialog, once it has one.
-    pub fn dialog(&self, call: CallId) -> Option<&crate::dialog::Dialog> {
+    pub fn dialog(&self, call: CallId) -> Option<&crate::dialog::Dialog<T>> {
         self.call(call)?.dialog.as_ref()
     }
 
@@ -392,7 +394,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         }
     }
 
-    fn call(&self, id: CallId) -> Option<&Call> {
+    fn call(&self, id: CallId) -> Option<&Call<S, T>> {
         let c = self.calls.get(id.index as usize)?;
         (c.in_use && c.gen == id.gen).then_some(c)
     }
@@ -434,10 +436,8 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         c.bye_tx = None;
         c.reinvite = Reinvite::Idle;
         c.glare_retry = None;
-        c.pending_offer.clear();
         c.ok_retransmit = None;
-        c.local_sdp.clear();
-        c.remote_sdp.clear();
+        c.sdp.clear_all();
         c.offer_in_answer = false;
         c.end_reason = None;
         c.redirects = 0;

@@ -4,7 +4,7 @@
 
 use core::net::SocketAddr;
 
-use super::call::{OkRetransmit, Reinvite};
+use super::call::{OkRetransmit, Reinvite, Sdp};
 use super::{
     fmt_into, CallId, CallState, EndReason, RegisterKind, Role, UaError, UaEvent, UserAgent,
 };
@@ -17,7 +17,7 @@ use crate::time::{Duration, Instant};
 
 const SDP: &str = "application/sdp";
 
-impl<'s, 'c> UserAgent<'s, 'c> {
+impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     /// Places a call to `target` (a SIP URI), with an SDP offer or none (then the 2xx
     /// carries the offer and [`ack`](Self::ack) the answer, §13.2.1).
     pub fn invite(
@@ -72,7 +72,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             .push(target.as_bytes())
             .map_err(|_| UaError::BadInput)?;
         if let Some(o) = offer {
-            if !c.local_sdp.set(o) {
+            if !c.sdp.set(Sdp::Local, o) {
                 return Err(UaError::BadInput);
             }
         }
@@ -131,7 +131,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         let route = [self.names.str(self.proxy_route)];
         let c = &self.calls[i];
         let target = c.ids.str(c.target);
-        let offer = c.local_sdp.get();
+        let offer = c.sdp.get(Sdp::Local);
         let parts = RequestParts {
             method: "INVITE",
             request_uri: request_uri.unwrap_or(target),
@@ -211,10 +211,10 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             return Err(UaError::InvalidState);
         }
         self.ensure_uas_dialog(i)?;
-        if !self.calls[i].local_sdp.set(sdp) {
+        if !self.calls[i].sdp.set(Sdp::Local, sdp) {
             return Err(UaError::BadInput);
         }
-        self.calls[i].offer_in_answer = self.calls[i].remote_sdp.get().is_none();
+        self.calls[i].offer_in_answer = self.calls[i].sdp.get(Sdp::Remote).is_none();
         self.respond_in_call(now, i, 200, "OK", Some(sdp))?;
         let tx = self.calls[i].invite_tx.ok_or(UaError::InvalidState)?;
         self.start_ok_retransmit(now, i, tx);
@@ -243,7 +243,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         if self.calls[i].state != CallState::AwaitingAck {
             return Err(UaError::InvalidState);
         }
-        if !self.calls[i].local_sdp.set(answer) {
+        if !self.calls[i].sdp.set(Sdp::Local, answer) {
             return Err(UaError::BadInput);
         }
         let seq = self.calls[i].invite_seq;
@@ -296,7 +296,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         {
             return Err(UaError::InvalidState);
         }
-        if !c.pending_offer.set(offer) {
+        if !c.sdp.set(Sdp::Pending, offer) {
             return Err(UaError::BadInput);
         }
         self.send_reinvite(now, i)
@@ -315,7 +315,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             Some(self.names.str(self.contact)),
             &mut routes,
         );
-        let offer = c.pending_offer.get().unwrap_or(b"");
+        let offer = c.sdp.get(Sdp::Pending).unwrap_or(b"");
         parts.content_type = Some(SDP);
         parts.body = offer;
         let tx = self.ep.send_request(now, dest, &parts)?;
@@ -351,13 +351,13 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         };
         self.ep.respond(now, tx, &parts)?;
         let c = &mut self.calls[i];
-        if let Some(offer) = c.pending_offer.get() {
-            let offer_len = offer.len();
-            let (remote, pending) = (&mut c.remote_sdp, &c.pending_offer);
-            remote.set(&pending.bytes[..offer_len]);
+        if c.sdp.get(Sdp::Pending).is_some() {
+            c.sdp.promote(Sdp::Pending, Sdp::Remote);
         }
-        c.pending_offer.clear();
-        c.local_sdp.set(answer);
+        c.sdp.clear(Sdp::Pending);
+        // The answer went out in the 2xx; if it is too large to keep, our previous
+        // description stays (the 2xx itself is not affected).
+        c.sdp.set(Sdp::Local, answer);
         c.reinvite = Reinvite::AnsweredWaitingAck { tx };
         self.start_ok_retransmit(now, i, tx);
         Ok(())
@@ -386,7 +386,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         };
         self.ep.respond(now, tx, &parts)?;
         let c = &mut self.calls[i];
-        c.pending_offer.clear();
+        c.sdp.clear(Sdp::Pending);
         c.reinvite = Reinvite::Idle;
         Ok(())
     }
@@ -395,7 +395,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
     pub fn pending_offer(&self, call: CallId) -> Option<&[u8]> {
         let c = self.call(call)?;
         match c.reinvite {
-            Reinvite::Received { .. } => c.pending_offer.get(),
+            Reinvite::Received { .. } => c.sdp.get(Sdp::Pending),
             _ => None,
         }
     }
@@ -425,7 +425,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         // The ACK answers the 2xx's offer when the INVITE had none; else it has no body.
         // Every copy is the same, so a retransmitted ACK carries the answer too.
         let body = if c.role == Role::Caller && c.offer_in_answer {
-            c.local_sdp.get()
+            c.sdp.get(Sdp::Local)
         } else {
             None
         };
@@ -457,7 +457,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
         else {
             return;
         };
-        let Ok(mut d) = Dialog::uac(&invite, &ok) else {
+        let Ok(mut d) = Dialog::<T>::uac(&invite, &ok) else {
             return;
         };
         let seq = self.calls[i].invite_seq;
@@ -515,7 +515,7 @@ impl<'s, 'c> UserAgent<'s, 'c> {
             .ok()
             .and_then(|s| s.complete())
             .ok_or(UaError::InvalidState)?;
-        let d = Dialog::uas(&msg, self.calls[i].local_tag()).map_err(|_| UaError::BadInput)?;
+        let d = Dialog::<T>::uas(&msg, self.calls[i].local_tag()).map_err(|_| UaError::BadInput)?;
         self.calls[i].dialog = Some(d);
         Ok(())
     }
@@ -678,10 +678,10 @@ impl<'s, 'c> UserAgent<'s, 'c> {
 }
 
 /// Sends an ACK for a 2xx in dialog `d` with this branch (§13.2.2.4).
-fn send_ack_for(
+fn send_ack_for<const N: usize>(
     ep: &mut crate::endpoint::Endpoint<'_>,
     dest: Destination,
-    d: &Dialog,
+    d: &Dialog<N>,
     seq: u32,
     branch: Branch,
     body: Option<&[u8]>,
