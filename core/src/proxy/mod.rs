@@ -808,8 +808,17 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
                 .domains
                 .iter()
                 .any(|d| d.eq_ignore_ascii_case(n)),
+            // A user at our address and port: `sip:bob@127.0.0.1:5070` is another server's
+            // user when we are 127.0.0.1:5060.
             Some(Host::Ipv4(a)) => {
-                core::net::IpAddr::V4(a) == self.config.local.ip() && uri.user().is_some()
+                core::net::IpAddr::V4(a) == self.config.local.ip()
+                    && uri.port().unwrap_or(5060) == self.config.local.port()
+                    && uri.user().is_some()
+            }
+            Some(Host::Ipv6(a)) => {
+                core::net::IpAddr::V6(a) == self.config.local.ip()
+                    && uri.port().unwrap_or(5060) == self.config.local.port()
+                    && uri.user().is_some()
             }
             _ => false,
         }
@@ -1158,8 +1167,37 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         let Some(route) = self.routing(msg) else {
             return;
         };
-        let r_uri = route.request_uri;
+        // An ACK without Route for a user of ours (from a UAC that ignored Record-Route)
+        // finds the user the way its INVITE did: by the location service (§16.5).
+        let mut copy = [0u8; TARGET_LEN];
+        let Some(r_uri) = self.stateless_target(now, &route, &mut copy) else {
+            return;
+        };
         self.forward_stateless_to(now, msg, &route, r_uri, out);
+    }
+
+    /// The Request-URI a request goes to without state (§16.11: one target, and for a URI
+    /// of ours the binding with the highest q, picked the same way every time), copied
+    /// into `buf`; `None` when our location service has no binding for it.
+    fn stateless_target<'b>(
+        &mut self,
+        now: Instant,
+        route: &RouteInfo<'_>,
+        buf: &'b mut [u8; TARGET_LEN],
+    ) -> Option<&'b str> {
+        let mut targets: [Option<Target>; MAX_BRANCHES] = [None; MAX_BRANCHES];
+        let text = if route.target_is_ours && route.routes_left == 0 {
+            let uri = Uri::parse(route.request_uri.as_bytes()).ok()?;
+            if self.locator.targets(now, &uri, &mut targets) == 0 {
+                return None;
+            }
+            targets.sort_unstable_by(|a, b| b.map(|t| t.q).cmp(&a.map(|t| t.q)));
+            targets[0].as_ref()?.uri()
+        } else {
+            route.request_uri
+        };
+        buf.get_mut(..text.len())?.copy_from_slice(text.as_bytes());
+        core::str::from_utf8(buf.get(..text.len())?).ok()
     }
 
     fn forward_stateless_to(
@@ -1227,28 +1265,9 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             return;
         };
         route.source = Some(remote);
-        let mut targets: [Option<Target>; MAX_BRANCHES] = [None; MAX_BRANCHES];
-        if route.target_is_ours && route.routes_left == 0 {
-            let Ok(uri) = Uri::parse(route.request_uri.as_bytes()) else {
-                return;
-            };
-            if self.locator.targets(now, &uri, &mut targets) == 0 {
-                return self.answer_stateless(msg, 480, "Temporarily Unavailable", remote, out);
-            }
-            // The highest q, the one a stateless proxy must pick deterministically.
-            targets.sort_unstable_by(|a, b| b.map(|t| t.q).cmp(&a.map(|t| t.q)));
-        }
-        let r_uri = targets[0]
-            .as_ref()
-            .map(|t| t.uri())
-            .unwrap_or(route.request_uri);
         let mut copy = [0u8; TARGET_LEN];
-        let Some(dst) = copy.get_mut(..r_uri.len()) else {
-            return;
-        };
-        dst.copy_from_slice(r_uri.as_bytes());
-        let Ok(r_uri) = core::str::from_utf8(&copy[..r_uri.len()]) else {
-            return;
+        let Some(r_uri) = self.stateless_target(now, &route, &mut copy) else {
+            return self.answer_stateless(msg, 480, "Temporarily Unavailable", remote, out);
         };
         self.forward_stateless_to(now, msg, &route, r_uri, out);
         self.emit(ProxyEvent::Forwarded { branches: 1 });

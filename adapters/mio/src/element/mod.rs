@@ -68,6 +68,15 @@ impl Service {
         seed: u64,
     ) -> Service {
         let domains = leak_strs(&config.domains);
+        // The registrar and redirect server also serve the AORs at our own addresses
+        // (`sip:alice@127.0.0.1`), as a phone configured with an address writes them.
+        let mut own = config.domains.clone();
+        for ip in config.udp.iter().chain(&config.tcp).map(SocketAddr::ip).chain([local.ip()]) {
+            if !ip.is_unspecified() && !own.contains(&ip.to_string()) {
+                own.push(ip.to_string());
+            }
+        }
+        let own = leak_strs(&own);
         let endpoint = Config {
             timers: config.timers,
             seed,
@@ -77,7 +86,7 @@ impl Service {
             stateless: false,
         };
         let registrar = RegistrarConfig {
-            domains,
+            domains: own,
             min_expires: config.min_expires,
             max_expires: config.max_expires,
             default_expires: config.default_expires,
@@ -125,7 +134,7 @@ impl Service {
                 locator,
                 uas(),
             ))),
-            Mode::Redirect => Service::Redirect(Box::new(uas().with_redirect(domains))),
+            Mode::Redirect => Service::Redirect(Box::new(uas().with_redirect(own))),
         }
     }
 
