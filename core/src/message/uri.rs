@@ -149,6 +149,8 @@ const TELNUM: u16 = 1 << 10;
 const IPV6: u16 = 1 << 11;
 /// Inside a hostname label: alphanum / `-`.
 const LDH: u16 = 1 << 12;
+/// In an `IPv4address`: DIGIT / `.`.
+const IPV4: u16 = 1 << 13;
 
 const fn class_table() -> [u16; 256] {
     let mut t = [0u16; 256];
@@ -202,6 +204,9 @@ const fn class_table() -> [u16; 256] {
         }
         if b.is_ascii_hexdigit() || matches!(b, b':' | b'.') {
             f |= IPV6;
+        }
+        if b.is_ascii_digit() || b == b'.' {
+            f |= IPV4;
         }
         t[c] = f;
         c += 1;
@@ -650,6 +655,156 @@ impl<'b> Uri<'b> {
         if s.len() > usize::from(u16::MAX) {
             return Err(UriError::TooLong);
         }
+        if let Some(u) = Uri::parse_common(s) {
+            return Ok(u);
+        }
+        Uri::parse_general(s)
+    }
+
+    /// The common shape of a SIP or SIPS URI, in one pass with no backtracking:
+    /// `sip:` / `sips:` (any case), an optional `user@` without escapes or password, a
+    /// hostname or IPv4 address, an optional port, and `;name[=value]` parameters without
+    /// escapes; no `headers`. `None` for anything else, which [`Uri::parse_general`] then
+    /// parses (or rejects) with the full grammar.
+    ///
+    /// Whenever this returns a URI, [`Uri::parse_general`] returns the same one (the test
+    /// `common_shape_agrees_with_the_general_parser` checks it): every byte this accepts is
+    /// accepted by the general parser in the same role, and every point where the general
+    /// parser could decide differently (a `:` or `%` in the userinfo, a `?`, an escape, a
+    /// trailing dot, an IPv6 reference) makes this give up.
+    #[inline]
+    fn parse_common(s: &'b [u8]) -> Option<Uri<'b>> {
+        // `sip:` or `sips:`, letters in either case (the colon exactly).
+        const SIP: u32 = u32::from_le_bytes(*b"sip:");
+        const SIPS: u32 = u32::from_le_bytes(*b"sips");
+        const FOLD: u32 = 0x0020_2020;
+        let head = u32::from_le_bytes(*s.first_chunk::<4>()?);
+        let (scheme, body) = if head | FOLD == SIP {
+            (Scheme::Sip, 4)
+        } else if head | FOLD | 0x2000_0000 == SIPS && s.get(4) == Some(&b':') {
+            (Scheme::Sips, 5)
+        } else {
+            return None;
+        };
+        // [ user "@" ]: a run of user characters ending at `@`. A run ending at `:` (a
+        // password) or `%` (an escape) is left to the general parser; a run ending anywhere
+        // else is no userinfo (the general parser's userinfo run, a superset, stops there
+        // too), and the host starts at the beginning.
+        let mut i = body;
+        let mut j = scan(s, i, USER);
+        let mut user = Part::NONE;
+        match s.get(j) {
+            Some(b'@') if j > i => {
+                user = Part::new((i, j));
+                i = j + 1;
+            }
+            Some(b'@' | b':' | b'%') => return None,
+            _ => {}
+        }
+        // host: hostname (labels of alphanumerics and inner `-`, separated by single dots,
+        // the top label not starting with a digit) or IPv4address (all labels digits).
+        let host_start = i;
+        j = i;
+        let mut top_first;
+        if s.get(j).is_some_and(u8::is_ascii_digit) {
+            // Digits and dots only: an IPv4address, or (followed by another label
+            // character) something the general parser is to judge.
+            let e = scan(s, j, IPV4);
+            if s.get(e).is_some_and(|&b| has(b, LDH)) {
+                return None;
+            }
+            let host = HostPart::V4(parse_ipv4(s.get(j..e)?)?);
+            return Uri::parse_common_rest(s, scheme, body, user, host, e);
+        }
+        loop {
+            top_first = *s.get(j)?;
+            if !top_first.is_ascii_alphanumeric() {
+                return None;
+            }
+            j = scan(s, j + 1, LDH);
+            if s.get(j - 1) == Some(&b'-') {
+                return None;
+            }
+            if s.get(j) != Some(&b'.') {
+                break;
+            }
+            j += 1;
+        }
+        let host = if top_first.is_ascii_digit() {
+            HostPart::V4(parse_ipv4(s.get(host_start..j)?)?)
+        } else {
+            HostPart::Name(Part::new((host_start, j)))
+        };
+        Uri::parse_common_rest(s, scheme, body, user, host, j)
+    }
+
+    /// [`Uri::parse_common`] after the host, which ends at `i`.
+    #[inline(always)]
+    fn parse_common_rest(
+        s: &'b [u8],
+        scheme: Scheme,
+        body: usize,
+        user: Part,
+        host: HostPart,
+        mut i: usize,
+    ) -> Option<Uri<'b>> {
+        // [ ":" port ], one to five digits, at most 65535.
+        let mut port = None;
+        if s.get(i) == Some(&b':') {
+            let a = i + 1;
+            let mut e = a;
+            let mut n = 0u32;
+            while let Some(d) = s
+                .get(e)
+                .and_then(|&b| b.checked_sub(b'0'))
+                .filter(|&d| d < 10)
+            {
+                n = n * 10 + u32::from(d);
+                e += 1;
+                if e - a > 5 {
+                    return None;
+                }
+            }
+            if e == a {
+                return None;
+            }
+            port = Some(u16::try_from(n).ok()?);
+            i = e;
+        }
+        // *( ";" pname [ "=" pvalue ] ), both 1*paramchar without escapes, to the end.
+        let params_start = i;
+        while s.get(i) == Some(&b';') {
+            let e = scan(s, i + 1, PARAM);
+            if e == i + 1 {
+                return None;
+            }
+            i = e;
+            if s.get(i) == Some(&b'=') {
+                let e = scan(s, i + 1, PARAM);
+                if e == i + 1 {
+                    return None;
+                }
+                i = e;
+            }
+        }
+        if i != s.len() {
+            return None;
+        }
+        Some(Uri {
+            raw: core::str::from_utf8(s).ok()?,
+            user,
+            password: Part::NONE,
+            params: Part::new((params_start, i)),
+            headers: Part::NONE,
+            host,
+            port,
+            scheme_len: u16::try_from(body - 1).ok()?,
+            scheme,
+        })
+    }
+
+    /// [`Uri::parse`] with the whole grammar, for any scheme.
+    fn parse_general(s: &'b [u8]) -> Result<Uri<'b>, UriError> {
         // scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )   (RFC 3261 §25.1)
         let first = *s.first().ok_or(UriError::Empty)?;
         if !first.is_ascii_alphabetic() {
@@ -1800,8 +1955,29 @@ mod tests {
         Ok((RawHost::Name((start, j)), j))
     }
 
+    /// URIs close to the common shape, and bytes that push them out of it.
+    fn near_common_s() -> impl Strategy<Value = String> {
+        concat!(
+            "(sip|SIP|sIps|sips|sipx|si):",
+            "(([a-z0-9;?/&=+$,-]|%4[01]|:|@){0,4}@)?",
+            "([a-z0-9-]{0,3}\\.){0,3}([a-z0-9-]{0,3}|[0-9]{1,4}|\\[::1\\])\\.?",
+            "(:[0-9]{0,7})?",
+            "(;([a-z:&+$\\[\\]/-]|%6c|){0,3}(=([a-z0-9:-]|%41|){0,3})?){0,3}",
+            "(\\?[a-z]=[a-z]?)?[ >@:;.%-]?"
+        )
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(512))]
+
+        #[test]
+        fn common_shape_agrees_with_the_general_parser(
+            text in prop_oneof![near_common_s(), small_sip_s(), uriish_s(), parts_s().prop_map(|p| p.format())]
+        ) {
+            if let Some(u) = Uri::parse_common(text.as_bytes()) {
+                prop_assert_eq!(Ok(u), Uri::parse_general(text.as_bytes()), "{}", text);
+            }
+        }
 
         #[test]
         fn round_trip(parts in parts_s()) {
