@@ -263,7 +263,13 @@ impl Parser {
             let line = buf.get(pos..).unwrap_or_default();
             // The name: a token (§7.3, §25.1 `field-name`), then HCOLON = *( SP / HTAB ) ":"
             // SWS (§25.1).
-            let name_len = token_len(line);
+            let (name_len, name) = match known_name(line) {
+                Some(known) => known,
+                None => {
+                    let n = token_len(line);
+                    (n, lookup_in(line, n))
+                }
+            };
             if name_len == 0 {
                 // A line that starts with no token character is the blank line ending the
                 // headers, or malformed.
@@ -302,7 +308,6 @@ impl Parser {
                 }
             };
             let value = trim_value(buf.get(value_start..next).unwrap_or_default());
-            let name = lookup_in(line, name_len);
             if name == HeaderName::ContentLength && frame_body {
                 // §20.14: Content-Length = 1*DIGIT; several differing values cannot frame.
                 let n = lex::parse_u64(value, u64::from(u32::MAX))
@@ -352,6 +357,43 @@ fn token_len(line: &[u8]) -> usize {
     line.iter()
         .position(|&b| !lex::is(b, TOKEN))
         .unwrap_or(line.len())
+}
+
+/// The length and name of a header name SIP knows at the start of `line`, found without a
+/// byte loop: the name would end at the first `:`, SP or HTAB of the first 16 bytes (two
+/// words tested the SWAR way), and a known name there is all `token` characters, so this is
+/// what [`token_len`] and [`lookup_in`] would give. `None` for anything else (an unknown or
+/// long name, a short line), which the caller then scans byte by byte.
+#[inline(always)]
+fn known_name(line: &[u8]) -> Option<(usize, HeaderName)> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The lowest flagged byte of each is exact; flags above it may be false positives (a
+    // borrow), so only the lowest flag of the union is used.
+    let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let ends = |w: u64| {
+        zero(w ^ (LO * u64::from(b':')))
+            | zero(w ^ (LO * u64::from(b' ')))
+            | zero(w ^ (LO * u64::from(b'\t')))
+    };
+    let words = line.first_chunk::<16>()?;
+    let (a, b) = words.split_at(8);
+    let a = u64::from_le_bytes(a.try_into().ok()?);
+    let mut len = match ends(a) {
+        0 => 8,
+        f => (f.trailing_zeros() / 8) as usize,
+    };
+    if len == 8 {
+        let b = u64::from_le_bytes(b.try_into().ok()?);
+        len += match ends(b) {
+            0 => return None,
+            f => (f.trailing_zeros() / 8) as usize,
+        };
+    }
+    match lookup_in(line, len) {
+        HeaderName::Other => None,
+        name => Some((len, name)),
+    }
 }
 
 /// A header value without the `LWS` around it. The common shape, one SP before and CRLF
