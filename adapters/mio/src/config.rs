@@ -76,7 +76,7 @@ impl Default for ServerConfig {
             mode: Mode::Stateful,
             record_route: true,
             hosts: Vec::new(),
-            transactions: 16_384,
+            transactions: 65_536,
             contexts: 4_096,
             bindings: 100_000,
             max_message: 4_096,

@@ -71,7 +71,13 @@ impl Service {
         // The registrar and redirect server also serve the AORs at our own addresses
         // (`sip:alice@127.0.0.1`), as a phone configured with an address writes them.
         let mut own = config.domains.clone();
-        for ip in config.udp.iter().chain(&config.tcp).map(SocketAddr::ip).chain([local.ip()]) {
+        for ip in config
+            .udp
+            .iter()
+            .chain(&config.tcp)
+            .map(SocketAddr::ip)
+            .chain([local.ip()])
+        {
             if !ip.is_unspecified() && !own.contains(&ip.to_string()) {
                 own.push(ip.to_string());
             }
