@@ -7,8 +7,8 @@
 //!
 //! ```text
 //! loop {
-//!     radio.recv -> ua.handle(now, Input::Received { .. })
-//!     deadline passed -> ua.handle(now, Input::Timeout)
+//!     radio.recv into ua.inbox_mut() -> ua.handle_inbox(now, ..); send what it queued
+//!     deadline passed -> ua.handle(now, Input::Timeout); send what it queued
 //!     keypad -> ua.invite / ua.reinvite (hold) / ua.hangup
 //!     ua.poll_event   -> ring + answer an incoming call, count ended calls
 //!     ua.poll_transmit -> radio.send
@@ -57,8 +57,9 @@ const TRANSACTIONS: usize = 4;
 /// The largest message kept, in bytes. A phone call's INVITE with a one-stream audio SDP is
 /// well under 1 KiB. §18.1.1 lets a UDP request grow to 1300 bytes when the path MTU is
 /// unknown; a request between 1024 and 1300 bytes (many codecs, ICE candidates) is answered
-/// 513 here. 1300 would admit all of them for 15 × 276 = 4,140 more bytes of RAM (13 arena
-/// regions, the UA inbox, the radio buffer). This is the profile's main RAM knob.
+/// 513 here. 1300 would admit all of them for 11 × 276 = 3,036 more bytes of RAM (10 arena
+/// regions and the UA inbox, which is also the radio's receive buffer). This is the
+/// profile's main RAM knob.
 const MAX_MESSAGE: usize = 1024;
 
 /// Scratch regions: stateless answers (400, 503), a received ACK for our 2xx, the ACK we
@@ -334,6 +335,14 @@ fn init(calls: &'static mut [PhoneCall; CALLS]) -> &'static mut Phone {
     cortex_m::singleton!(UA: Phone = ua).unwrap()
 }
 
+/// Sends everything the UA has queued (out of line: it runs after every input).
+#[inline(never)]
+fn send_all(ua: &mut Phone, radio: &mut impl Radio) {
+    while let Some(t) = ua.poll_transmit() {
+        radio.send(t.remote, t.bytes);
+    }
+}
+
 #[entry]
 fn main() -> ! {
     // `take` is `None` only on a second call; this is the first and only one.
@@ -345,8 +354,6 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
 
     let ua = init(call_slots());
-    // The radio's receive buffer. `singleton!` runs once here: the unwrap cannot fail.
-    let rx = cortex_m::singleton!(RX: [u8; MAX_MESSAGE] = [0; MAX_MESSAGE]).unwrap();
 
     let mut clock = Clock { last: 0, millis: 0 };
     let mut radio = OpaqueRadio;
@@ -359,18 +366,17 @@ fn main() -> ! {
     loop {
         let now = clock.now();
 
-        while let Some((len, remote)) = radio.recv(rx) {
-            let input = Input::Received {
-                transport: Transport::Udp,
-                local: LOCAL,
-                remote,
-                bytes: &rx[..len],
-            };
-            ua.handle(now, input);
+        // The radio reads straight into the UA's inbox (no second receive buffer), and what
+        // each datagram makes us send leaves before the next one is read: the endpoint's
+        // one scratch region is free again for the next input.
+        while let Some((len, remote)) = radio.recv(ua.inbox_mut()) {
+            ua.handle_inbox(now, Transport::Udp, LOCAL, remote, len);
+            send_all(ua, &mut radio);
         }
 
         if ua.poll_timeout().is_some_and(|at| at <= now) {
             ua.handle(now, Input::Timeout);
+            send_all(ua, &mut radio);
         }
 
         match keypad.key() {
@@ -427,9 +433,7 @@ fn main() -> ! {
             }
         }
 
-        while let Some(t) = ua.poll_transmit() {
-            radio.send(t.remote, t.bytes);
-        }
+        send_all(ua, &mut radio);
 
         // Sleep until the next interrupt: SysTick every millisecond, or the radio's.
         cortex_m::asm::wfi();

@@ -118,10 +118,7 @@ pub struct Dialog<const N: usize = DIALOG_TEXT> {
 impl<const N: usize> Dialog<N> {
     /// A UAC's dialog from the INVITE it sent and a 101–199 (with To tag) or 2xx response
     /// (§12.1.2): route set from Record-Route reversed, remote target from Contact.
-    pub fn uac(
-        request: &Message<'_, '_>,
-        response: &Message<'_, '_>,
-    ) -> Result<Self, DialogError> {
+    pub fn uac(request: &Message<'_, '_>, response: &Message<'_, '_>) -> Result<Self, DialogError> {
         let code = response.status().ok_or(DialogError::Malformed)?;
         let to = response.to().map_err(|_| DialogError::Malformed)?;
         let remote_tag = to.tag().ok_or(DialogError::Malformed)?;

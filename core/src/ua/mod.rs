@@ -197,38 +197,17 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     ) -> Result<Self, UaError> {
         let mut names = TextBuf::new();
         let mut buf = [0u8; 200];
-        let aor = names
-            .push(
-                fmt_into(
-                    &mut buf,
-                    format_args!("sip:{}@{}", config.user, config.domain),
-                )
-                .ok_or(UaError::BadInput)?,
-            )
-            .map_err(|_| UaError::BadInput)?;
-        let contact = names
-            .push(
-                fmt_into(
-                    &mut buf,
-                    format_args!(
-                        "sip:{}@{}",
-                        config.user,
-                        SockFmt(config.local, config.transport)
-                    ),
-                )
-                .ok_or(UaError::BadInput)?,
-            )
-            .map_err(|_| UaError::BadInput)?;
+        let (user, domain) = (config.user.as_bytes(), config.domain.as_bytes());
+        let aor = concat_into(&mut buf, &[b"sip:", user, b"@", domain])
+            .and_then(|b| names.push(b).ok())
+            .ok_or(UaError::BadInput)?;
+        let contact = sock_uri(&mut buf, user, config.local, config.transport, b"")
+            .and_then(|b| names.push(b).ok())
+            .ok_or(UaError::BadInput)?;
         let proxy_route = match config.outbound_proxy {
-            Some(p) => names
-                .push(
-                    fmt_into(
-                        &mut buf,
-                        format_args!("sip:{};lr", SockFmt(p, config.transport)),
-                    )
-                    .ok_or(UaError::BadInput)?,
-                )
-                .map_err(|_| UaError::BadInput)?,
+            Some(p) => sock_uri(&mut buf, b"", p, config.transport, b";lr")
+                .and_then(|b| names.push(b).ok())
+                .ok_or(UaError::BadInput)?,
             None => crate::dialog::Span::EMPTY,
         };
         let registration = register::Registration::new(endpoint.rng());
@@ -303,6 +282,40 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         } else {
             self.ep.handle(now, input);
         }
+        self.pump(now);
+    }
+
+    /// The UA's inbox, to receive a datagram into. A device with no other use for a receive
+    /// buffer reads its socket straight into it and then calls
+    /// [`handle_inbox`](Self::handle_inbox), saving a `max_message` buffer.
+    pub fn inbox_mut(&mut self) -> &mut [u8] {
+        &mut self.inbox
+    }
+
+    /// Handles the first `len` bytes of [`inbox_mut`](Self::inbox_mut) as one received
+    /// datagram or framed message (like [`Input::Received`]); then drain. A `len` larger
+    /// than the inbox is a caller bug: nothing is handled.
+    pub fn handle_inbox(
+        &mut self,
+        now: Instant,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        len: usize,
+    ) {
+        // The endpoint copies what it keeps into its arena, so the inbox is free again for
+        // the events `pump` copies into it.
+        let inbox = core::mem::replace(&mut self.inbox, Storage::Borrowed(&mut []));
+        if let Some(bytes) = inbox.get(..len) {
+            let input = Input::Received {
+                transport,
+                local,
+                remote,
+                bytes,
+            };
+            self.ep.handle(now, input);
+        }
+        self.inbox = inbox;
         self.pump(now);
     }
 
@@ -531,28 +544,40 @@ fn copy_event(e: crate::endpoint::Event<'_>, inbox: &mut [u8]) -> (Inbound, usiz
     }
 }
 
-/// Formats into a buffer; `None` if it does not fit.
-pub(crate) fn fmt_into<'b>(buf: &'b mut [u8], args: core::fmt::Arguments<'_>) -> Option<&'b [u8]> {
+/// Writes `parts` one after another into a buffer; `None` if they do not fit.
+pub(crate) fn concat_into<'b>(buf: &'b mut [u8], parts: &[&[u8]]) -> Option<&'b [u8]> {
     let mut w = crate::message::Writer::new(buf);
-    core::fmt::Write::write_fmt(&mut w, args).ok()?;
+    for p in parts {
+        w.put(p).ok()?;
+    }
     Some(w.finish())
 }
 
-/// `host:port` of a socket address as a URI hostport (IPv6 in brackets), with
-/// `;transport=tcp` for TCP so that the peer's requests come back over it.
-pub(crate) struct SockFmt(pub SocketAddr, pub Transport);
-
-impl core::fmt::Display for SockFmt {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self.0 {
-            SocketAddr::V4(a) => write!(f, "{}:{}", a.ip(), a.port())?,
-            SocketAddr::V6(a) => write!(f, "[{}]:{}", a.ip(), a.port())?,
-        }
-        match self.1 {
-            Transport::Udp => Ok(()),
-            t => write!(f, ";transport={}", t.as_str().to_ascii_lowercase_str()),
-        }
+/// `sip:user@host:port` (or `sip:host:port` with an empty `user`), IPv6 in brackets, with
+/// `;transport=tcp` for TCP so that the peer's requests come back over it, then `suffix`.
+fn sock_uri<'b>(
+    buf: &'b mut [u8],
+    user: &[u8],
+    addr: SocketAddr,
+    transport: Transport,
+    suffix: &[u8],
+) -> Option<&'b [u8]> {
+    let mut w = crate::message::Writer::new(buf);
+    w.put(b"sip:").ok()?;
+    if !user.is_empty() {
+        w.put(user).ok()?;
+        w.put(b"@").ok()?;
     }
+    crate::endpoint::write_ip(&mut w, addr.ip()).ok()?;
+    w.put(b":").ok()?;
+    w.put_u32(u32::from(addr.port())).ok()?;
+    if transport != Transport::Udp {
+        w.put(b";transport=").ok()?;
+        w.put(transport.as_str().to_ascii_lowercase_str().as_bytes())
+            .ok()?;
+    }
+    w.put(suffix).ok()?;
+    Some(w.finish())
 }
 
 trait LowerStr {

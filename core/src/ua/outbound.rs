@@ -6,7 +6,7 @@ use core::net::SocketAddr;
 
 use super::call::{OkRetransmit, Reinvite, Sdp};
 use super::{
-    fmt_into, CallId, CallState, EndReason, RegisterKind, Role, UaError, UaEvent, UserAgent,
+    concat_into, CallId, CallState, EndReason, RegisterKind, Role, UaError, UaEvent, UserAgent,
 };
 use crate::dialog::{next_hop, Dialog, NextHop, MAX_ROUTES};
 use crate::endpoint::{Destination, TransactionId};
@@ -56,9 +56,13 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         let id_token = Token::new(rng);
         let tag = Token::new(rng);
         let mut buf = [0u8; 128];
-        let call_id = fmt_into(
+        let call_id = concat_into(
             &mut buf,
-            format_args!("{}@{}", id_token.as_str(), self.config.domain),
+            &[
+                id_token.as_str().as_bytes(),
+                b"@",
+                self.config.domain.as_bytes(),
+            ],
         )
         .ok_or(UaError::BadInput)?;
         let c = &mut self.calls[i];
@@ -720,22 +724,19 @@ fn placeholder_via() -> SentBy<'static> {
 
 /// `sip:domain`, the Request-URI of a REGISTER (§10.2).
 fn registrar_uri<'b>(buf: &'b mut [u8], domain: &str) -> Result<&'b str, UaError> {
-    let b = fmt_into(buf, format_args!("sip:{domain}")).ok_or(UaError::BadInput)?;
+    let b = concat_into(buf, &[b"sip:", domain.as_bytes()]).ok_or(UaError::BadInput)?;
     core::str::from_utf8(b).map_err(|_| UaError::BadInput)
 }
 
 /// `<uri>` into a buffer.
 pub(super) fn angle<'b>(buf: &'b mut [u8], uri: &str) -> Result<&'b [u8], UaError> {
-    fmt_into(buf, format_args!("<{uri}>")).ok_or(UaError::BadInput)
+    concat_into(buf, &[b"<", uri.as_bytes(), b">"]).ok_or(UaError::BadInput)
 }
 
 fn host_of(buf: &mut [u8; 64], a: SocketAddr) -> Result<&str, UaError> {
-    let b = match a {
-        SocketAddr::V4(v) => fmt_into(buf, format_args!("{}", v.ip())),
-        SocketAddr::V6(v) => fmt_into(buf, format_args!("[{}]", v.ip())),
-    }
-    .ok_or(UaError::BadInput)?;
-    core::str::from_utf8(b).map_err(|_| UaError::BadInput)
+    let mut w = crate::message::Writer::new(&mut buf[..]);
+    crate::endpoint::write_ip(&mut w, a.ip()).map_err(|_| UaError::BadInput)?;
+    core::str::from_utf8(w.finish()).map_err(|_| UaError::BadInput)
 }
 
 /// The reason phrases of §21 for the codes a UA sends.
