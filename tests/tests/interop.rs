@@ -429,39 +429,41 @@ fn redirect_mode_answers_302_with_the_binding() {
 /// A Kamailio instance on `port`, stopped when dropped.
 fn kamailio(dir: &Path, port: u16) -> Peer {
     let listen = format!("127.0.0.1:{port}");
-    let child = Command::new("kamailio")
-        .args([
-            "-f",
-            KAMAILIO_CFG,
-            "-DD",
-            "-E",
-            "-x",
-            "tlsf",
-            "-X",
-            "tlsf",
-            "-m",
-            "64",
-            "-M",
-            "8",
-            "-n",
-            "1",
-        ])
-        .args([
-            "-l",
-            &format!("udp:{listen}"),
-            "-l",
-            &format!("tcp:{listen}"),
-        ])
-        .args([
-            "-Y",
-            &dir.to_string_lossy(),
-            "-P",
-            &dir.join("kamailio.pid").to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(dir.join("kamailio.log")).unwrap())
-        .spawn()
-        .expect("start kamailio");
+    let peer = Peer(
+        Command::new("kamailio")
+            .args([
+                "-f",
+                KAMAILIO_CFG,
+                "-DD",
+                "-E",
+                "-x",
+                "tlsf",
+                "-X",
+                "tlsf",
+                "-m",
+                "64",
+                "-M",
+                "8",
+                "-n",
+                "1",
+            ])
+            .args([
+                "-l",
+                &format!("udp:{listen}"),
+                "-l",
+                &format!("tcp:{listen}"),
+            ])
+            .args([
+                "-Y",
+                &dir.to_string_lossy(),
+                "-P",
+                &dir.join("kamailio.pid").to_string_lossy(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("kamailio.log")).unwrap())
+            .spawn()
+            .expect("start kamailio"),
+    );
     // Ready when it answers OPTIONS.
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
     socket
@@ -479,7 +481,7 @@ fn kamailio(dir: &Path, port: u16) -> Peer {
         );
         let _ = socket.send_to(options.as_bytes(), listen.as_str());
         if socket.recv_from(&mut buf).is_ok() {
-            return Peer(child);
+            return peer;
         }
     }
     panic!(
