@@ -794,8 +794,11 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     /// An OPTIONS whose Request-URI names this server rather than a user (§11: "OPTIONS
     /// sip:carol@chicago.com" asks a user; with no user part it asks the server itself,
     /// which answers as a UAS, §11.2: 200 with Allow, Accept and Supported).
+    /// With a Route left, our URI in the Request-URI is a strict router's doing (§16.4):
+    /// the request goes on.
     fn is_options_for_us(&self, msg: &Message<'_, '_>) -> bool {
         msg.method() == Some("OPTIONS")
+            && msg.routes().next().is_none()
             && msg
                 .request_uri()
                 .is_some_and(|u| u.is_sip() && u.user().is_none() && self.is_our_domain_host(u))
