@@ -554,3 +554,41 @@ fn kamailio_as_the_previous_proxy() {
     );
     run.assert_all_succeeded(200);
 }
+
+/// Two workers (threads) share the load: a call's messages go to the worker its Call-ID
+/// hashes to, whichever socket read them; TCP stays with worker 0. The same calls as
+/// above, over UDP and with the caller on TCP.
+#[test]
+fn sipp_calls_through_two_workers() {
+    if !have("sipp") {
+        return;
+    }
+    let dir = workdir("workers");
+    let server = serve_with(25_860, |c| c.workers = 2);
+    register(&dir, server.addr, "bob", "127.0.0.1:25870", 25_890);
+    let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25870"]);
+    let callee = csv(&dir, "callee.csv", [format!("bob;{};", server.addr)]);
+    for (transport, port, calls) in [("u1", "25880", "1000"), ("t1", "25885", "200")] {
+        let run = sipp(
+            &dir,
+            &[
+                &server.addr.to_string(),
+                "-sf",
+                &scenario("uac_rr.xml"),
+                "-inf",
+                &callee,
+                "-t",
+                transport,
+                "-m",
+                calls,
+                "-r",
+                "250",
+                "-l",
+                "200",
+                "-p",
+                port,
+            ],
+        );
+        run.assert_all_succeeded(calls.parse().unwrap());
+    }
+}

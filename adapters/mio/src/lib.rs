@@ -17,6 +17,24 @@
 //! the sockets, events to the element itself, names to the resolver thread); one poll
 //! timeout is armed from the element's next deadline.
 
+//! # More than one core
+//!
+//! With [`ServerConfig::workers`] above one, each worker is a thread with its own poll, its
+//! own sans-IO element (endpoint, transaction table, proxy contexts) and its own UDP socket
+//! on each listen address (`SO_REUSEPORT`, so the kernel spreads datagrams over them);
+//! nothing of the SIP state is shared but the location service (behind an `RwLock`:
+//! REGISTERs write it, INVITEs read it). A call belongs to the worker its Call-ID hashes
+//! to: a worker that reads a message of another's call passes it over a channel and wakes
+//! that worker (one wake-up per batch). Every message of a call carries its Call-ID, so
+//! transactions, CANCEL, ACK and in-dialog requests all meet their state, whichever socket
+//! the kernel chose — also when every message comes from one peer socket, which
+//! `SO_REUSEPORT` alone would pin to one worker. Worker 0 holds every TCP connection;
+//! other workers hand it what they send over TCP.
+//!
+//! The cost is a copy and a channel message for the share of messages that land on the
+//! wrong worker (half of them with two workers); the gain is that the protocol work — the
+//! parsing, matching and building that dominate — runs on every core without locks.
+
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,6 +44,7 @@ pub mod element;
 mod location;
 mod resolver;
 mod server;
+mod shard;
 mod tcp;
 
 pub use clock::Clock;

@@ -3,6 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant as WallInstant};
 
@@ -17,6 +18,7 @@ use crate::config::ServerConfig;
 use crate::element::{Element, Service};
 use crate::location::MemoryLocation;
 use crate::resolver::Resolver;
+use crate::shard;
 use crate::tcp::Connections;
 
 const WAKER: Token = Token(0);
@@ -47,6 +49,47 @@ impl Stopper {
     }
 }
 
+/// What one worker hands another (see the crate documentation on workers).
+enum Mail {
+    /// A message the receiving worker read for a call this worker owns.
+    Received {
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    /// Bytes for a TCP peer: worker 0 holds every TCP connection.
+    SendTcp { remote: SocketAddr, bytes: Vec<u8> },
+}
+
+/// A worker's links to the others.
+struct Mesh {
+    index: usize,
+    inbox: Receiver<Mail>,
+    peers: Vec<(Sender<Mail>, Arc<Waker>)>,
+    /// Workers sent mail since they were last woken.
+    to_wake: Vec<bool>,
+}
+
+impl Mesh {
+    fn post(&mut self, to: usize, mail: Mail) {
+        if let Some((tx, _)) = self.peers.get(to) {
+            if tx.send(mail).is_ok() {
+                self.to_wake[to] = true;
+            }
+        }
+    }
+
+    /// Wakes every worker that has mail; one wake-up per batch, not per message.
+    fn wake(&mut self) {
+        for (i, w) in self.to_wake.iter_mut().enumerate() {
+            if std::mem::take(w) {
+                let _ = self.peers[i].1.wake();
+            }
+        }
+    }
+}
+
 /// The sockets of one event loop.
 struct Io {
     registry: Registry,
@@ -56,6 +99,8 @@ struct Io {
     recv: Vec<u8>,
     frame: Vec<u8>,
     failed: Vec<TransactionId>,
+    /// On workers other than 0: how TCP transmissions reach worker 0.
+    mesh: Option<Mesh>,
 }
 
 impl Io {
@@ -85,7 +130,19 @@ impl Io {
                     Err(e) => Err(e),
                 }
             }
-            Transport::Tcp => self.conns.send(&self.registry, t.remote, t.bytes),
+            Transport::Tcp => match &mut self.mesh {
+                Some(mesh) if mesh.index != 0 => {
+                    mesh.post(
+                        0,
+                        Mail::SendTcp {
+                            remote: t.remote,
+                            bytes: t.bytes.to_vec(),
+                        },
+                    );
+                    Ok(())
+                }
+                _ => self.conns.send(&self.registry, t.remote, t.bytes),
+            },
             other => Err(io::Error::other(format!("transport {other:?} not served"))),
         }
     }
@@ -94,7 +151,6 @@ impl Io {
 /// One event loop: its poll, sockets and element.
 pub struct Worker<E: Element> {
     poll: Poll,
-    waker: Arc<Waker>,
     element: E,
     io: Io,
     clock: Clock,
@@ -131,14 +187,14 @@ fn drain<E: Element>(element: &mut E, io: &mut Io, resolver: &Resolver, now: Ins
 impl<E: Element> Worker<E> {
     /// A loop over already-bound sockets.
     fn new(
+        (poll, waker): (Poll, Arc<Waker>),
         element: E,
         udp: Vec<std::net::UdpSocket>,
         listeners: Vec<std::net::TcpListener>,
         config: &ServerConfig,
         stop: Arc<AtomicBool>,
+        mesh: Option<Mesh>,
     ) -> io::Result<Worker<E>> {
-        let poll = Poll::new()?;
-        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let registry = poll.registry().try_clone()?;
         let mut io = Io {
             registry,
@@ -153,6 +209,7 @@ impl<E: Element> Worker<E> {
             recv: vec![0; DATAGRAM],
             frame: Vec::with_capacity(config.max_message),
             failed: Vec::new(),
+            mesh,
         };
         for (i, s) in udp.into_iter().enumerate() {
             s.set_nonblocking(true)?;
@@ -170,10 +227,9 @@ impl<E: Element> Worker<E> {
                 .register(&mut l, Token(FIRST_LISTENER + i), Interest::READABLE)?;
             io.listeners.push((l, addr));
         }
-        let resolver = Resolver::start(waker.clone())?;
+        let resolver = Resolver::start(waker)?;
         Ok(Worker {
             poll,
-            waker,
             element,
             io,
             clock: Clock::new(),
@@ -206,7 +262,10 @@ impl<E: Element> Worker<E> {
             for event in events.iter() {
                 let token = event.token();
                 match token.0 {
-                    0 => self.answers(),
+                    0 => {
+                        self.answers();
+                        self.mail();
+                    }
                     t if (FIRST_UDP..FIRST_LISTENER).contains(&t) => self.read_udp(t - FIRST_UDP),
                     t if (FIRST_LISTENER..FIRST_CONNECTION).contains(&t) => {
                         if let Some((l, _)) = self.io.listeners.get(t - FIRST_LISTENER) {
@@ -225,8 +284,73 @@ impl<E: Element> Worker<E> {
                 self.io.conns.close_idle(&self.io.registry);
                 next_sweep = WallInstant::now() + SWEEP;
             }
+            if let Some(mesh) = &mut self.io.mesh {
+                mesh.wake();
+            }
         }
         Ok(())
+    }
+
+    /// Mail from the other workers.
+    fn mail(&mut self) {
+        loop {
+            let Some(mail) = self.io.mesh.as_ref().and_then(|m| m.inbox.try_recv().ok()) else {
+                return;
+            };
+            match mail {
+                Mail::Received {
+                    transport,
+                    local,
+                    remote,
+                    bytes,
+                } => {
+                    let now = self.clock.now();
+                    self.element.handle(
+                        now,
+                        Input::Received {
+                            transport,
+                            local,
+                            remote,
+                            bytes: &bytes,
+                        },
+                    );
+                    drain(&mut self.element, &mut self.io, &self.resolver, now);
+                }
+                Mail::SendTcp { remote, bytes } => {
+                    if let Err(e) = self.io.conns.send(&self.io.registry, remote, &bytes) {
+                        tracing::debug!(%remote, error = %e, "TCP send for another worker failed");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hands the message to the worker that owns its call; `true` if that is another one.
+    fn dispatch(
+        &mut self,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) -> bool {
+        let Some(mesh) = &mut self.io.mesh else {
+            return false;
+        };
+        let owner = shard::owner(bytes, mesh.peers.len());
+        if owner == mesh.index {
+            return false;
+        }
+        let bytes = bytes.to_vec();
+        mesh.post(
+            owner,
+            Mail::Received {
+                transport,
+                local,
+                remote,
+                bytes,
+            },
+        );
+        true
     }
 
     /// DNS answers.
@@ -246,6 +370,12 @@ impl<E: Element> Worker<E> {
             let local = *local;
             match socket.recv_from(&mut self.io.recv) {
                 Ok((n, remote)) => {
+                    let bytes = std::mem::take(&mut self.io.recv);
+                    let elsewhere = self.dispatch(Transport::Udp, local, remote, &bytes[..n]);
+                    self.io.recv = bytes;
+                    if elsewhere {
+                        continue;
+                    }
                     let now = self.clock.now();
                     let bytes = &self.io.recv[..n];
                     self.element.handle(
@@ -323,6 +453,12 @@ impl<E: Element> Worker<E> {
                     return;
                 }
             }
+            let frame = std::mem::take(&mut self.io.frame);
+            let elsewhere = self.dispatch(Transport::Tcp, local, remote, &frame);
+            self.io.frame = frame;
+            if elsewhere {
+                continue;
+            }
             let now = self.clock.now();
             self.element.handle(
                 now,
@@ -349,7 +485,7 @@ pub struct Server {
     tcp: Vec<SocketAddr>,
 }
 
-fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
+fn bind_udp(addr: SocketAddr, shared: bool) -> io::Result<std::net::UdpSocket> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(addr),
         socket2::Type::DGRAM,
@@ -357,6 +493,10 @@ fn bind_udp(addr: SocketAddr) -> io::Result<std::net::UdpSocket> {
     )?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
+    }
+    if shared {
+        // Every worker binds the same address; the kernel spreads datagrams over them.
+        socket.set_reuse_port(true)?;
     }
     // Room for bursts: a proxy under load receives faster than it is scheduled.
     let _ = socket.set_recv_buffer_size(4 << 20);
@@ -386,16 +526,18 @@ impl Server {
     /// one port for both.
     pub fn bind(config: &ServerConfig) -> io::Result<Server> {
         config.check().map_err(io::Error::other)?;
+        let workers = config.workers.max(1);
+        let shared = workers > 1;
         let mut udp = Vec::new();
         let mut udp_addrs = Vec::new();
         for &addr in &config.udp {
-            let s = bind_udp(addr).map_err(|e| annotate(e, "UDP", addr))?;
+            let s = bind_udp(addr, shared).map_err(|e| annotate(e, "UDP", addr))?;
             udp_addrs.push(s.local_addr()?);
             udp.push(s);
         }
         let mut listeners = Vec::new();
         let mut tcp_addrs = Vec::new();
-        for (i, &addr) in config.tcp.iter().enumerate() {
+        for &addr in &config.tcp {
             let mut want = addr;
             if want.port() == 0 {
                 if let Some(u) = config
@@ -407,7 +549,6 @@ impl Server {
                     want.set_port(u.1.port());
                 }
             }
-            let _ = i;
             let l = bind_tcp(want).map_err(|e| annotate(e, "TCP", want))?;
             tcp_addrs.push(l.local_addr()?);
             listeners.push(l);
@@ -419,14 +560,61 @@ impl Server {
             .ok_or_else(|| io::Error::other("nothing to listen on"))?;
         let location = Arc::new(RwLock::new(MemoryLocation::new(config.bindings)));
         let flag = Arc::new(AtomicBool::new(false));
-        let element = Service::new(config, local, location, config.seed);
-        let worker = Worker::new(element, udp, listeners, config, flag.clone())?;
-        let stopper = Stopper {
-            flag,
-            wakers: vec![worker.waker.clone()],
-        };
+        // One poll, waker and mailbox per worker, made first so each can reach the others.
+        let mut polls = Vec::new();
+        let mut mailboxes = Vec::new();
+        for _ in 0..workers {
+            let poll = Poll::new()?;
+            let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+            polls.push((poll, waker));
+            mailboxes.push(mpsc::channel::<Mail>());
+        }
+        let peers: Vec<(Sender<Mail>, Arc<Waker>)> = mailboxes
+            .iter()
+            .zip(&polls)
+            .map(|((tx, _), (_, w))| (tx.clone(), w.clone()))
+            .collect();
+        let wakers: Vec<Arc<Waker>> = polls.iter().map(|(_, w)| w.clone()).collect();
+        let mut built = Vec::new();
+        let mut udp = Some(udp);
+        let mut listeners = Some(listeners);
+        for (index, (poll, (_, inbox))) in polls.into_iter().zip(mailboxes).enumerate() {
+            // Worker 0 takes the first sockets and every TCP listener; the others bind the
+            // UDP addresses again (SO_REUSEPORT).
+            let (udp, listeners) = if index == 0 {
+                (
+                    udp.take().unwrap_or_default(),
+                    listeners.take().unwrap_or_default(),
+                )
+            } else {
+                let again = udp_addrs
+                    .iter()
+                    .map(|&a| bind_udp(a, true).map_err(|e| annotate(e, "UDP", a)))
+                    .collect::<io::Result<Vec<_>>>()?;
+                (again, Vec::new())
+            };
+            let mesh = shared.then(|| Mesh {
+                index,
+                inbox,
+                peers: peers.clone(),
+                to_wake: vec![false; workers],
+            });
+            // Each worker draws its own branches and tags.
+            let seed = config.seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let element = Service::new(config, local, location.clone(), seed);
+            built.push(Worker::new(
+                poll,
+                element,
+                udp,
+                listeners,
+                config,
+                flag.clone(),
+                mesh,
+            )?);
+        }
+        let stopper = Stopper { flag, wakers };
         Ok(Server {
-            workers: vec![worker],
+            workers: built,
             stopper,
             udp: udp_addrs,
             tcp: tcp_addrs,
