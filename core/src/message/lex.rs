@@ -284,15 +284,13 @@ impl<'b> Cursor<'b> {
     /// The longest run of bytes in class `mask` (may be empty).
     #[inline]
     pub(crate) fn take_class(&mut self, mask: u8) -> &'b [u8] {
-        let start = self.pos;
-        while let Some(b) = self.peek() {
-            if is(b, mask) {
-                self.pos += 1;
-            } else {
-                break;
-            }
-        }
-        &self.buf[start..self.pos]
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .position(|&b| !is(b, mask))
+            .unwrap_or(rest.len());
+        self.pos += n;
+        rest.get(..n).unwrap_or_default()
     }
 
     /// The longest run of bytes for which `f` holds (may be empty).
