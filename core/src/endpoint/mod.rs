@@ -197,6 +197,8 @@ pub struct Tx {
     /// The Terminated event was delivered while transmissions were still queued: free the
     /// slot when the last one is polled.
     reap: bool,
+    /// What the TU filed the transaction under ([`Endpoint::set_tu_tag`]).
+    tu_tag: u32,
 }
 
 /// The sans-IO SIP endpoint: transport rules, the four transaction state machines and
@@ -677,6 +679,7 @@ impl<'s> Endpoint<'s> {
             ending: false,
             queued_transmits: 0,
             reap: false,
+            tu_tag: 0,
             ..t
         };
         let id = match self.table.insert(key, tx) {
@@ -793,6 +796,24 @@ impl<'s> Endpoint<'s> {
     /// The next output. Drain until `None` or [`Output::Timeout`].
     pub fn poll_output(&mut self) -> Option<Output<'_>> {
         self.next_output()
+    }
+
+    /// Files a transaction under a number of the TU's choosing (an index into its own
+    /// table, say), so that an event naming the transaction finds the TU's state at once;
+    /// `false` if there is no such transaction. New transactions have tag 0.
+    pub fn set_tu_tag(&mut self, tx: TransactionId, tag: u32) -> bool {
+        match self.table.get_mut(tx.0) {
+            Some(t) => {
+                t.tu_tag = tag;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The number set by [`set_tu_tag`](Self::set_tu_tag), if the transaction exists.
+    pub fn tu_tag(&self, tx: TransactionId) -> Option<u32> {
+        self.table.get(tx.0).map(|t| t.tu_tag)
     }
 
     /// The request a server transaction holds, or a client transaction sent.
@@ -1035,6 +1056,7 @@ impl Tx {
             ending: false,
             queued_transmits: 0,
             reap: false,
+            tu_tag: 0,
         }
     }
 }

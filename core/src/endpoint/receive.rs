@@ -145,6 +145,7 @@ impl Endpoint<'_> {
             ending: false,
             queued_transmits: 0,
             reap: false,
+            tu_tag: 0,
         };
         let id = match self.table.insert(key, tx) {
             Ok(id) => id,

@@ -48,6 +48,24 @@ const OPTIONS_HEADERS: &[(&str, &[u8])] = &[
     ("Supported", b""),
 ];
 
+/// The branch number under which a context files its server transaction.
+const SERVER_SLOT: usize = 7;
+
+/// The tag a context's transaction is filed under in the endpoint
+/// ([`Endpoint::set_tu_tag`]): context index + 1, and the branch (or [`SERVER_SLOT`]).
+fn context_tag(ci: usize, k: usize) -> u32 {
+    let ci = u32::try_from(ci)
+        .unwrap_or(u32::MAX >> 3)
+        .min(u32::MAX >> 3);
+    ((ci + 1) << 3) | (k as u32 & 7)
+}
+
+/// The context and branch of a tag; `None` for an untagged transaction.
+fn untag(tag: u32) -> Option<(usize, usize)> {
+    let ci = (tag >> 3).checked_sub(1)?;
+    Some((ci as usize, (tag & 7) as usize))
+}
+
 /// `value` as 16 lower-case hex digits.
 fn hex_token(value: u64, out: &mut [u8; 16]) -> &str {
     for (i, b) in out.iter_mut().enumerate() {
@@ -197,8 +215,6 @@ pub struct Context {
     invite: bool,
     branches: [BranchCtx; MAX_BRANCHES],
     answered_2xx: bool,
-    /// Answered with a 2xx and waiting only for the server transaction to end.
-    finished: bool,
     best_code: u16,
     best: [u8; BEST_LEN],
     best_len: usize,
@@ -213,7 +229,6 @@ impl Default for Context {
             invite: false,
             branches: [NO_BRANCH; MAX_BRANCHES],
             answered_2xx: false,
-            finished: false,
             best_code: 0,
             best: [0; BEST_LEN],
             best_len: 0,
@@ -236,6 +251,8 @@ pub struct Proxy<'s, 'c, L: Locator> {
     /// A next hop name no table knew, noted while building a forward.
     unresolved: Option<ResolveQuery>,
     next_query: u32,
+    /// No Timer C fires before this (§16.8); see [`Proxy::poll_timeout`].
+    timer_c_hint: Option<Instant>,
 }
 
 /// What arrived, copied out of the endpoint.
@@ -282,6 +299,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             forced_hop: None,
             unresolved: None,
             next_query: 1,
+            timer_c_hint: None,
         }
     }
 
@@ -342,13 +360,12 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
 
     /// When to call [`handle`](Self::handle) with [`Input::Timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let c = self
-            .contexts
-            .iter()
-            .filter(|c| c.in_use)
-            .filter_map(|c| c.timer_c)
-            .min();
-        [self.ep.poll_timeout(), c].into_iter().flatten().min()
+        // Timer C by a hint that may be early (a context freed or answered since), never
+        // late: an early wake-up finds nothing due and sets the next hint.
+        [self.ep.poll_timeout(), self.timer_c_hint]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn emit(&mut self, e: ProxyEvent) {
@@ -479,13 +496,16 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             let c = &mut self.contexts[ci];
             c.in_use = true;
             c.server_tx = Some(tx);
+            let _ = self.ep.set_tu_tag(tx, context_tag(ci, SERVER_SLOT));
             c.invite = method == "INVITE";
             c.branches = [NO_BRANCH; MAX_BRANCHES];
             c.answered_2xx = false;
-            c.finished = false;
             c.best_code = 0;
             c.best_len = 0;
             c.timer_c = c.invite.then(|| now + self.config.timer_c);
+            if let Some(t) = c.timer_c {
+                self.timer_c_hint = Some(self.timer_c_hint.map_or(t, |h| h.min(t)));
+            }
             for (k, t) in order[..n].iter().enumerate() {
                 c.branches[k] = BranchCtx {
                     state: BranchState::Waiting,
@@ -575,6 +595,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             .send_request_bytes(now, dest, msg.method().unwrap_or(""), bstr, &out[..len])
         {
             Ok(btx) => {
+                let _ = self.ep.set_tu_tag(btx, context_tag(ci, k));
                 let b = &mut self.contexts[ci].branches[k];
                 b.tx = Some(btx);
                 b.state = BranchState::Trying;
@@ -882,11 +903,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
 
     /// §16.10: 200 to the CANCEL, then CANCEL every pending branch (after its provisional).
     fn on_cancel(&mut self, now: Instant, tx: TransactionId, cancels: Option<TransactionId>) {
-        let ci = cancels.and_then(|inv| {
-            self.contexts
-                .iter()
-                .position(|c| c.in_use && c.server_tx == Some(inv))
-        });
+        let ci = cancels.and_then(|inv| self.find_server(inv));
         let Some(ci) = ci else {
             return self.reply(now, tx, 481, "Call/Transaction Does Not Exist");
         };
@@ -913,16 +930,18 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         }
     }
 
+    /// The context and branch of a client transaction, by the tag it was filed under.
     fn find_branch(&self, tx: TransactionId) -> Option<(usize, usize)> {
-        self.contexts.iter().enumerate().find_map(|(ci, c)| {
-            if !c.in_use {
-                return None;
-            }
-            c.branches
-                .iter()
-                .position(|b| b.tx == Some(tx))
-                .map(|k| (ci, k))
-        })
+        let (ci, k) = untag(self.ep.tu_tag(tx)?)?;
+        let c = self.contexts.get(ci)?;
+        (c.in_use && c.branches.get(k)?.tx == Some(tx)).then_some((ci, k))
+    }
+
+    /// The context whose server transaction this is.
+    fn find_server(&self, tx: TransactionId) -> Option<usize> {
+        let (ci, k) = untag(self.ep.tu_tag(tx)?)?;
+        let c = self.contexts.get(ci)?;
+        (k == SERVER_SLOT && c.in_use && c.server_tx == Some(tx)).then_some(ci)
     }
 
     /// §16.7: a response on a branch.
@@ -935,6 +954,9 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     ) {
         let Some(code) = msg.status() else { return };
         let Some((ci, k)) = self.find_branch(tx) else {
+            if (200..300).contains(&code) {
+                self.forward_response_stateless(msg, out);
+            }
             return;
         };
         let cseq_cancel = msg.cseq().is_ok_and(|c| c.method == "CANCEL");
@@ -1044,13 +1066,10 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         }
         let c = &mut self.contexts[ci];
         if c.answered_2xx {
-            // Keep the context until the server transaction ends: retransmitted 2xx still
-            // arrive on the branches and are passed back (§16.7 step 5, RFC 6026). If it
-            // has ended already, free it now.
-            c.finished = true;
-            if c.server_tx.is_none() {
-                c.in_use = false;
-            }
+            // Nothing is left to decide. A 2xx retransmitted later on a branch (its client
+            // transaction Accepted, RFC 6026) finds no context and is passed back
+            // statelessly by its Via (§16.7 step 5, §16.11), so the context is free now.
+            c.in_use = false;
             return;
         }
         c.in_use = false;
@@ -1141,22 +1160,26 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     }
 
     fn on_terminated(&mut self, tx: TransactionId) {
-        for c in self.contexts.iter_mut().filter(|c| c.in_use) {
-            if c.server_tx == Some(tx) {
-                c.server_tx = None;
-                if c.finished {
-                    c.in_use = false;
-                }
-            }
+        if let Some(ci) = self.find_server(tx) {
+            self.contexts[ci].server_tx = None;
         }
     }
 
     /// Timer C (§16.8): an INVITE branch with no final response for too long is cancelled
     /// (or, without a provisional, treated as 408).
     fn timer_c(&mut self, now: Instant) {
+        if self.timer_c_hint.is_none_or(|t| t > now) {
+            return;
+        }
+        self.timer_c_hint = None;
         for ci in 0..self.contexts.len() {
             let c = &self.contexts[ci];
-            if !c.in_use || c.timer_c.is_none_or(|t| t > now) {
+            let Some(t) = c.timer_c.filter(|_| c.in_use) else {
+                continue;
+            };
+            if t > now {
+                // The earliest one still to come is the next time to look.
+                self.timer_c_hint = Some(self.timer_c_hint.map_or(t, |h| h.min(t)));
                 continue;
             }
             self.contexts[ci].timer_c = None;
