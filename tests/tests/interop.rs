@@ -91,7 +91,19 @@ fn serve(port: u16) -> Running {
 struct Peer(Child);
 
 impl Drop for Peer {
+    /// SIGTERM first, so that a peer with children (Kamailio) takes them down with it;
+    /// SIGKILL if it is still there after two seconds.
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }

@@ -643,21 +643,29 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             w.len()
         };
         let bstr = core::str::from_utf8(&branch[..blen]).ok()?;
-        let mut via = [0u8; 160];
-        let via_len = {
-            let mut w = Writer::new(&mut via);
+        // The next hop's transport parameter, else ours (RFC 3263 §4.1); UDP and TCP are
+        // what a proxy here sends on.
+        let preferred = hop_uri
+            .transport()
+            .and_then(Transport::from_token)
+            .filter(|t| matches!(t, Transport::Udp | Transport::Tcp))
+            .unwrap_or(self.config.transport);
+        let via_for = |t: Transport, via: &mut [u8; 160]| -> Option<usize> {
+            let mut w = Writer::new(via);
             core::fmt::Write::write_fmt(
                 &mut w,
                 format_args!(
                     "SIP/2.0/{} {};branch={}",
-                    self.config.transport.as_str(),
+                    t.as_str(),
                     HostPort(self.config.local),
                     bstr
                 ),
             )
             .ok()?;
-            w.len()
+            Some(w.len())
         };
+        let mut via = [0u8; 160];
+        let via_len = via_for(preferred, &mut via)?;
         let mut rr = [0u8; 96];
         let rr_len = {
             let mut w = Writer::new(&mut rr);
@@ -685,9 +693,21 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             drop_last_route: route.drop_last_route,
             strict_push: push,
         };
-        let len = forward::write_request(msg, &spec, out).ok()?;
+        let mut len = forward::write_request(msg, &spec, out).ok()?;
+        // §18.1.1: too large for UDP (within 200 bytes of the path MTU, or over 1300 bytes
+        // when it is unknown): TCP, and the Via says so.
+        let chosen = transport::select(len, self.ep.config().path_mtu, preferred);
+        if chosen != preferred {
+            let mut via = [0u8; 160];
+            let via_len = via_for(chosen, &mut via)?;
+            let spec = ForwardSpec {
+                via: &via[..via_len],
+                ..spec
+            };
+            len = forward::write_request(msg, &spec, out).ok()?;
+        }
         let dest = Destination {
-            transport: self.config.transport,
+            transport: chosen,
             local: self.config.local,
             remote,
         };
