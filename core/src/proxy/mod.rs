@@ -66,6 +66,20 @@ fn untag(tag: u32) -> Option<(usize, usize)> {
     Some((ci as usize, (tag & 7) as usize))
 }
 
+/// `value` in decimal.
+fn decimal(mut value: u32, out: &mut [u8; 10]) -> &str {
+    let mut i = out.len();
+    loop {
+        i -= 1;
+        out[i] = b'0' + (value % 10) as u8;
+        value /= 10;
+        if value == 0 || i == 0 {
+            break;
+        }
+    }
+    core::str::from_utf8(&out[i..]).unwrap_or("0")
+}
+
 /// `value` as 16 lower-case hex digits.
 fn hex_token(value: u64, out: &mut [u8; 16]) -> &str {
     for (i, b) in out.iter_mut().enumerate() {
@@ -248,6 +262,8 @@ pub struct Proxy<'s, 'c, L: Locator> {
     ev_len: usize,
     /// The next hop's address when a DNS answer is being used.
     forced_hop: Option<SocketAddr>,
+    /// A branch could not start because the transaction table was full.
+    branch_table_full: bool,
     /// A next hop name no table knew, noted while building a forward.
     unresolved: Option<ResolveQuery>,
     next_query: u32,
@@ -297,6 +313,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             events: [None; 8],
             ev_len: 0,
             forced_hop: None,
+            branch_table_full: false,
             unresolved: None,
             next_query: 1,
             timer_c_hint: None,
@@ -514,6 +531,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
                 };
             }
         }
+        self.branch_table_full = false;
         let started = match self.config.forking {
             Forking::Parallel => (0..n)
                 .filter(|&k| self.start_branch(now, ci, k, msg, &route, hash, out))
@@ -522,6 +540,18 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         };
         if started == 0 {
             self.contexts[ci].in_use = false;
+            if self.branch_table_full {
+                // Our capacity, not the next hop: 503 with Retry-After (§21.5.4).
+                let mut secs = [0u8; 10];
+                let secs = decimal(self.ep.config().retry_after, &mut secs);
+                let extra = [("Retry-After", secs.as_bytes())];
+                let parts = ResponseParts {
+                    extra: &extra,
+                    ..ResponseParts::new(503, "Service Unavailable")
+                };
+                let _ = self.ep.respond(now, tx, &parts);
+                return self.emit(ProxyEvent::Answered { code: 503 });
+            }
             return self.reply(now, tx, 502, "Bad Gateway");
         }
         self.emit(ProxyEvent::Forwarded { branches: started });
@@ -601,7 +631,10 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
                 b.state = BranchState::Trying;
                 true
             }
-            Err(_) => false,
+            Err(e) => {
+                self.branch_table_full |= e == crate::endpoint::EndpointError::TableFull;
+                false
+            }
         }
     }
 
@@ -1440,5 +1473,28 @@ fn copy_event(e: Event<'_>, inbox: &mut [u8]) -> (Inbound, usize) {
             (kind, bytes.len())
         }
         None => (kind, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_for_headers_and_tags() {
+        let mut b = [0u8; 10];
+        assert_eq!(decimal(0, &mut b), "0");
+        assert_eq!(decimal(5, &mut b), "5");
+        assert_eq!(decimal(u32::MAX, &mut b), "4294967295");
+        let mut h = [0u8; 16];
+        assert_eq!(hex_token(0x0123_4567_89ab_cdef, &mut h), "0123456789abcdef");
+    }
+
+    #[test]
+    fn context_tags_round_trip() {
+        assert_eq!(untag(0), None);
+        for (ci, k) in [(0, 0), (0, SERVER_SLOT), (4095, 3), (1 << 20, 1)] {
+            assert_eq!(untag(context_tag(ci, k)), Some((ci, k)));
+        }
     }
 }
