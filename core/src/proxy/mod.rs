@@ -1020,6 +1020,12 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             100 => self.provisional(now, ci, k),
             101..=199 => {
                 self.provisional(now, ci, k);
+                // §16.8: Timer C restarts with each provisional response but 100 (the
+                // hint may now be early, which is harmless).
+                let c = &mut self.contexts[ci];
+                if c.timer_c.is_some() {
+                    c.timer_c = Some(now + self.config.timer_c);
+                }
                 self.pass_back(now, ci, code, msg, out);
             }
             200..=299 => {
