@@ -202,6 +202,41 @@ fn csv(dir: &Path, name: &str, rows: impl IntoIterator<Item = String>) -> String
     path.to_string_lossy().into_owned()
 }
 
+/// Runs `calls` calls with the route-set-keeping UAC (uac_rr.xml) through `via` to the
+/// callees of the injection file, over SIPp transport `transport` (`u1`, `t1`), at `rate`
+/// a second (at most 200 at once), from `port`; every one must succeed.
+fn calls(
+    dir: &Path,
+    via: SocketAddr,
+    callees: &str,
+    transport: &str,
+    calls: u64,
+    rate: u32,
+    port: &str,
+) {
+    let run = sipp(
+        dir,
+        &[
+            &via.to_string(),
+            "-sf",
+            &scenario("uac_rr.xml"),
+            "-inf",
+            callees,
+            "-t",
+            transport,
+            "-m",
+            &calls.to_string(),
+            "-r",
+            &rate.to_string(),
+            "-l",
+            "200",
+            "-p",
+            port,
+        ],
+    );
+    run.assert_all_succeeded(calls);
+}
+
 /// Registers `user` at `registrar` with the contact `contact` (host:port), by SIPp.
 fn register(dir: &Path, registrar: SocketAddr, user: &str, contact: &str, local_port: u16) {
     let users = csv(dir, "register.csv", [format!("{user};{contact};")]);
@@ -298,25 +333,7 @@ fn sipp_calls_keep_the_route_set_over_udp_and_tcp() {
     let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25270"]);
     let callee = csv(&dir, "callee.csv", [format!("bob;{};", server.addr)]);
     for (transport, port) in [("u1", "25280"), ("t1", "25281")] {
-        let run = sipp(
-            &dir,
-            &[
-                &server.addr.to_string(),
-                "-sf",
-                &scenario("uac_rr.xml"),
-                "-inf",
-                &callee,
-                "-t",
-                transport,
-                "-m",
-                "200",
-                "-r",
-                "100",
-                "-p",
-                port,
-            ],
-        );
-        run.assert_all_succeeded(200);
+        calls(&dir, server.addr, &callee, transport, 200, 100, port);
     }
 }
 
@@ -358,25 +375,7 @@ fn sipp_registers_1000_users_then_calls_each() {
         "callees.csv",
         users.iter().map(|u| format!("{u};{};", server.addr)),
     );
-    let run = sipp(
-        &dir,
-        &[
-            &server.addr.to_string(),
-            "-sf",
-            &scenario("uac_rr.xml"),
-            "-inf",
-            &callees,
-            "-m",
-            "1000",
-            "-r",
-            "250",
-            "-l",
-            "200",
-            "-p",
-            "25380",
-        ],
-    );
-    run.assert_all_succeeded(1000);
+    calls(&dir, server.addr, &callees, "u1", 1000, 250, "25380");
 }
 
 /// The stateless mode: the same calls, each request forwarded without a transaction.
@@ -390,23 +389,7 @@ fn sipp_calls_through_the_stateless_proxy() {
     register(&dir, server.addr, "bob", "127.0.0.1:25470", 25_490);
     let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25470"]);
     let callee = csv(&dir, "callee.csv", [format!("bob;{};", server.addr)]);
-    let run = sipp(
-        &dir,
-        &[
-            &server.addr.to_string(),
-            "-sf",
-            &scenario("uac_rr.xml"),
-            "-inf",
-            &callee,
-            "-m",
-            "200",
-            "-r",
-            "100",
-            "-p",
-            "25480",
-        ],
-    );
-    run.assert_all_succeeded(200);
+    calls(&dir, server.addr, &callee, "u1", 200, 100, "25480");
 }
 
 /// Redirect mode answers an INVITE with 302 and the registered contact (§8.3).
@@ -516,23 +499,7 @@ fn kamailio_as_the_next_proxy() {
     register(&dir, kamailio_addr, "bob", "127.0.0.1:25670", 25_690);
     let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25670"]);
     let callee = csv(&dir, "callee.csv", [format!("bob;{kamailio_addr};")]);
-    let run = sipp(
-        &dir,
-        &[
-            &server.addr.to_string(),
-            "-sf",
-            &scenario("uac_rr.xml"),
-            "-inf",
-            &callee,
-            "-m",
-            "200",
-            "-r",
-            "100",
-            "-p",
-            "25680",
-        ],
-    );
-    run.assert_all_succeeded(200);
+    calls(&dir, server.addr, &callee, "u1", 200, 100, "25680");
 }
 
 /// SIPp → Kamailio → sipwire → SIPp uas: the callee is registered with sipwire.
@@ -548,23 +515,7 @@ fn kamailio_as_the_previous_proxy() {
     register(&dir, server.addr, "bob", "127.0.0.1:25770", 25_790);
     let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25770"]);
     let callee = csv(&dir, "callee.csv", [format!("bob;{};", server.addr)]);
-    let run = sipp(
-        &dir,
-        &[
-            &kamailio_addr.to_string(),
-            "-sf",
-            &scenario("uac_rr.xml"),
-            "-inf",
-            &callee,
-            "-m",
-            "200",
-            "-r",
-            "100",
-            "-p",
-            "25780",
-        ],
-    );
-    run.assert_all_succeeded(200);
+    calls(&dir, kamailio_addr, &callee, "u1", 200, 100, "25780");
 }
 
 /// Two workers (threads) share the load: a call's messages go to the worker its Call-ID
@@ -580,27 +531,6 @@ fn sipp_calls_through_two_workers() {
     register(&dir, server.addr, "bob", "127.0.0.1:25870", 25_890);
     let _uas = sipp_uas(&dir, &["-sf", &scenario("uas_rr.xml"), "-p", "25870"]);
     let callee = csv(&dir, "callee.csv", [format!("bob;{};", server.addr)]);
-    for (transport, port, calls) in [("u1", "25880", "1000"), ("t1", "25885", "200")] {
-        let run = sipp(
-            &dir,
-            &[
-                &server.addr.to_string(),
-                "-sf",
-                &scenario("uac_rr.xml"),
-                "-inf",
-                &callee,
-                "-t",
-                transport,
-                "-m",
-                calls,
-                "-r",
-                "250",
-                "-l",
-                "200",
-                "-p",
-                port,
-            ],
-        );
-        run.assert_all_succeeded(calls.parse().unwrap());
-    }
+    calls(&dir, server.addr, &callee, "u1", 1000, 250, "25880");
+    calls(&dir, server.addr, &callee, "t1", 200, 250, "25885");
 }

@@ -9,10 +9,8 @@ use std::ops::ControlFlow;
 use std::sync::{Arc, RwLock};
 
 use sipwire_core::message::Uri;
-use sipwire_core::proxy::{Locator, Target, MAX_BRANCHES};
-use sipwire_core::registrar::{
-    by_preference, canonical_aor, Binding, Change, LocationError, LocationService, MAX_AOR,
-};
+use sipwire_core::proxy::{targets_from, Locator, Target, MAX_BRANCHES};
+use sipwire_core::registrar::{Binding, Change, LocationError, LocationService};
 use sipwire_core::time::Instant;
 use sipwire_core::transport::Transport;
 
@@ -225,23 +223,10 @@ impl Locator for ServerLocator {
         uri: &Uri<'_>,
         out: &mut [Option<Target>; MAX_BRANCHES],
     ) -> usize {
-        let mut aor = [0u8; MAX_AOR];
-        let Some(aor) = canonical_aor(uri, &mut aor) else {
-            return 0;
-        };
-        let Ok(store) = self.location.read() else {
-            return 0;
-        };
-        let mut found = [Binding::EMPTY; MAX_BRANCHES];
-        let n = by_preference(&*store, aor, now, &mut |_| false, &mut found);
-        let mut k = 0;
-        for b in found.iter().take(n) {
-            if let Some(t) = Target::new(b.contact, b.rank()) {
-                out[k] = Some(t);
-                k += 1;
-            }
+        match self.location.read() {
+            Ok(store) => targets_from(&*store, now, uri, out),
+            Err(_) => 0,
         }
-        k
     }
 
     fn resolve(&mut self, host: &str, _port: Option<u16>, _t: Transport) -> Option<SocketAddr> {

@@ -303,19 +303,7 @@ impl<E: Element> Worker<E> {
                     local,
                     remote,
                     bytes,
-                } => {
-                    let now = self.clock.now();
-                    self.element.handle(
-                        now,
-                        Input::Received {
-                            transport,
-                            local,
-                            remote,
-                            bytes: &bytes,
-                        },
-                    );
-                    drain(&mut self.element, &mut self.io, &self.resolver, now);
-                }
+                } => self.receive(transport, local, remote, &bytes, false),
                 Mail::SendTcp { remote, bytes } => {
                     if let Err(e) = self.io.conns.send(&self.io.registry, remote, &bytes) {
                         tracing::debug!(%remote, error = %e, "TCP send for another worker failed");
@@ -323,6 +311,32 @@ impl<E: Element> Worker<E> {
                 }
             }
         }
+    }
+
+    /// One message received: to the worker that owns its call (when `dispatch` and that is
+    /// another one), else to the element, then the drain.
+    fn receive(
+        &mut self,
+        transport: Transport,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+        dispatch: bool,
+    ) {
+        if dispatch && self.dispatch(transport, local, remote, bytes) {
+            return;
+        }
+        let now = self.clock.now();
+        self.element.handle(
+            now,
+            Input::Received {
+                transport,
+                local,
+                remote,
+                bytes,
+            },
+        );
+        drain(&mut self.element, &mut self.io, &self.resolver, now);
     }
 
     /// Hands the message to the worker that owns its call; `true` if that is another one.
@@ -371,23 +385,8 @@ impl<E: Element> Worker<E> {
             match socket.recv_from(&mut self.io.recv) {
                 Ok((n, remote)) => {
                     let bytes = std::mem::take(&mut self.io.recv);
-                    let elsewhere = self.dispatch(Transport::Udp, local, remote, &bytes[..n]);
+                    self.receive(Transport::Udp, local, remote, &bytes[..n], true);
                     self.io.recv = bytes;
-                    if elsewhere {
-                        continue;
-                    }
-                    let now = self.clock.now();
-                    let bytes = &self.io.recv[..n];
-                    self.element.handle(
-                        now,
-                        Input::Received {
-                            transport: Transport::Udp,
-                            local,
-                            remote,
-                            bytes,
-                        },
-                    );
-                    drain(&mut self.element, &mut self.io, &self.resolver, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -436,40 +435,15 @@ impl<E: Element> Worker<E> {
                     // to the endpoint, which answers 400 / 513 if it can read a Via, and
                     // close.
                     tracing::debug!(peer = %remote, error = ?e, "TCP stream cannot be framed");
-                    self.io.frame.clear();
-                    self.io.frame.extend_from_slice(conn.input());
-                    let now = self.clock.now();
-                    self.element.handle(
-                        now,
-                        Input::Received {
-                            transport: Transport::Tcp,
-                            local,
-                            remote,
-                            bytes: &self.io.frame,
-                        },
-                    );
-                    drain(&mut self.element, &mut self.io, &self.resolver, now);
+                    let bytes = conn.input().to_vec();
+                    self.receive(Transport::Tcp, local, remote, &bytes, false);
                     self.io.conns.close_token(&self.io.registry, token);
                     return;
                 }
             }
             let frame = std::mem::take(&mut self.io.frame);
-            let elsewhere = self.dispatch(Transport::Tcp, local, remote, &frame);
+            self.receive(Transport::Tcp, local, remote, &frame, true);
             self.io.frame = frame;
-            if elsewhere {
-                continue;
-            }
-            let now = self.clock.now();
-            self.element.handle(
-                now,
-                Input::Received {
-                    transport: Transport::Tcp,
-                    local,
-                    remote,
-                    bytes: &self.io.frame,
-                },
-            );
-            drain(&mut self.element, &mut self.io, &self.resolver, now);
         }
         if !open {
             self.io.conns.close_token(&self.io.registry, token);

@@ -16,7 +16,7 @@ mod locate;
 
 pub use crate::dns::ResolveQuery;
 
-pub use locate::LocationLocator;
+pub use locate::{targets_from, LocationLocator};
 
 use core::net::SocketAddr;
 
