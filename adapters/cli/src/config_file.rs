@@ -4,6 +4,7 @@
 //!
 //! ```toml
 //! domains = ["localhost", "example.com"]
+//! advertise = "192.0.2.4:5060"   # how peers reach us, when listening on 0.0.0.0
 //! mode = "stateful"          # or "stateless", "redirect"
 //! record_route = true
 //! workers = 1
@@ -46,6 +47,7 @@ use sipwire_mio::{Mode, ServerConfig};
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     domains: Option<Vec<String>>,
+    advertise: Option<String>,
     mode: Option<ModeName>,
     record_route: Option<bool>,
     workers: Option<usize>,
@@ -134,6 +136,9 @@ impl ConfigFile {
                 return Err(format!("`domains`: \"{bad}\" is not a domain name: write a host name such as \"example.com\""));
             }
             config.domains.clone_from(d);
+        }
+        if let Some(a) = &self.advertise {
+            config.advertise = Some(parse_addr("advertise", a)?);
         }
         if let Some(m) = self.mode {
             config.mode = match m {
@@ -268,6 +273,11 @@ min_expires = 10
         assert!(e.contains("line 2"), "{e}");
         let e = apply("[capacity]\nmax_message = 10\n").unwrap_err();
         assert!(e.contains("capacity.max_message"), "{e}");
+        let e = apply("[listen]\nudp = [\"0.0.0.0:5060\"]\n").unwrap_err();
+        assert!(e.contains("`advertise`"), "{e}");
+        assert!(
+            apply("advertise = \"192.0.2.4:5060\"\n[listen]\nudp = [\"0.0.0.0:5060\"]\n").is_ok()
+        );
         let e = apply("[registrar]\nmin_expires = 9000\n").unwrap_err();
         assert!(e.contains("registrar.min_expires"), "{e}");
     }

@@ -53,6 +53,10 @@ struct ServeArgs {
     /// Listen on TCP at this address (repeatable).
     #[arg(long, value_name = "IP:PORT")]
     tcp: Vec<String>,
+    /// The address peers reach this server at, for Via and Record-Route (needed when
+    /// listening on 0.0.0.0 or [::]).
+    #[arg(long, value_name = "IP:PORT")]
+    advertise: Option<String>,
     /// A domain this server is registrar and proxy for (repeatable; replaces `localhost`).
     #[arg(long, value_name = "NAME")]
     domain: Vec<String>,
@@ -113,6 +117,9 @@ fn build_config(args: &ServeArgs) -> Result<ServerConfig, String> {
             .chain(parse("--udp", &args.udp)?)
             .collect();
         config.tcp = both.into_iter().chain(parse("--tcp", &args.tcp)?).collect();
+    }
+    if let Some(a) = &args.advertise {
+        config.advertise = Some(parse_addr("--advertise", a)?);
     }
     if !args.domain.is_empty() {
         config.domains.clone_from(&args.domain);

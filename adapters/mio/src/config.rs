@@ -28,6 +28,9 @@ pub struct ServerConfig {
     pub udp: Vec<SocketAddr>,
     /// TCP addresses to listen on.
     pub tcp: Vec<SocketAddr>,
+    /// The address the server names itself by in Via and Record-Route, when that is not
+    /// the first listen address (a wildcard listen address, or behind NAT).
+    pub advertise: Option<SocketAddr>,
     /// The domains this server is registrar and proxy for (its own addresses count too).
     pub domains: Vec<String>,
     /// Stateful, stateless or redirect.
@@ -76,6 +79,7 @@ impl Default for ServerConfig {
         ServerConfig {
             udp: vec![local],
             tcp: vec![local],
+            advertise: None,
             domains: vec!["localhost".to_owned()],
             mode: Mode::Stateful,
             record_route: true,
@@ -115,10 +119,11 @@ impl std::fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ServerConfig {
-    /// The address the server names itself by (Via sent-by, Record-Route): the first UDP
-    /// address, else the first TCP one.
+    /// The address the server names itself by (Via sent-by, Record-Route):
+    /// [`advertise`](Self::advertise), else the first UDP address, else the first TCP one.
     pub fn primary(&self) -> Option<SocketAddr> {
-        self.udp.first().or(self.tcp.first()).copied()
+        self.advertise
+            .or(self.udp.first().or(self.tcp.first()).copied())
     }
 
     /// Checks the settings that would make a server that cannot work.
@@ -133,6 +138,13 @@ impl ServerConfig {
             return err(
                 "listen",
                 "no address to listen on: give at least one udp or tcp address",
+            );
+        }
+        if self.primary().is_some_and(|a| a.ip().is_unspecified()) {
+            return err(
+                "advertise",
+                "the server listens on a wildcard address, which cannot name it in Via and \
+                 Record-Route: set advertise = \"IP:port\" (the address peers reach it at)",
             );
         }
         if self.transactions == 0 {

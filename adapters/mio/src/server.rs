@@ -527,10 +527,9 @@ impl Server {
             tcp_addrs.push(l.local_addr()?);
             listeners.push(l);
         }
-        let local = udp_addrs
-            .first()
-            .or(tcp_addrs.first())
-            .copied()
+        let local = config
+            .advertise
+            .or(udp_addrs.first().or(tcp_addrs.first()).copied())
             .ok_or_else(|| io::Error::other("nothing to listen on"))?;
         let location = Arc::new(RwLock::new(MemoryLocation::new(config.bindings)));
         let flag = Arc::new(AtomicBool::new(false));
