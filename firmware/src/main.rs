@@ -57,20 +57,26 @@ const TRANSACTIONS: usize = 4;
 /// The largest message kept, in bytes. A phone call's INVITE with a one-stream audio SDP is
 /// well under 1 KiB. §18.1.1 lets a UDP request grow to 1300 bytes when the path MTU is
 /// unknown; a request between 1024 and 1300 bytes (many codecs, ICE candidates) is answered
-/// 513 here. 1300 would admit all of them for 11 × 276 = 3,036 more bytes of RAM (10 arena
+/// 513 here. 1300 would admit all of them for 9 × 276 = 2,484 more bytes of RAM (8 arena
 /// regions and the UA inbox, which is also the radio's receive buffer). This is the
 /// profile's main RAM knob.
 const MAX_MESSAGE: usize = 1024;
 
-/// Scratch regions: stateless answers (400, 503), a received ACK for our 2xx, the ACK we
-/// send for a 2xx, a CANCEL being built. The phone drains its outputs after every input, so
-/// one is enough: a second stateless message in one input is dropped (the peer retransmits
-/// its request) or the command answers `Busy` to retry.
-const SCRATCH: usize = 1;
+/// Arena regions of `MAX_MESSAGE` bytes, lent to transactions on demand (a request, a last
+/// response) and returned when the state no longer needs them: a REGISTER or BYE holds none
+/// once answered, an INVITE transaction holds two through its 32 s Accepted state, a server
+/// non-INVITE one in Completed. Six cover one call at its peak (the INVITE's two, a BYE or
+/// re-INVITE, a REGISTER refresh) and two calls with one more request; a request beyond
+/// that (both calls' INVITEs within 32 s of their 2xx, plus a refresh, plus a BYE) is
+/// refused like a full table: `TableFull` for ours (the registration retries), 503 with
+/// Retry-After for the peer's. Two per slot (8) would never refuse; each region is 1 KiB.
+/// The arena adds its own scratch region (stateless answers, ACKs for a 2xx, a CANCEL
+/// being built: the phone drains its outputs after every input, so one is enough) and the
+/// region for ACKs built when polled.
+const REGIONS: usize = 6;
 
-/// The endpoint's byte arena: a request and a response per transaction, the scratch
-/// region, and the region for ACKs built when polled.
-const ARENA: usize = Endpoint::arena_len_with(TRANSACTIONS, MAX_MESSAGE, SCRATCH);
+/// The endpoint's byte arena: the region pool, the scratch region and the poll region.
+const ARENA: usize = Endpoint::arena_len_with_regions(REGIONS, MAX_MESSAGE);
 
 /// Bytes of session descriptions a call keeps: ours, the peer's and a pending re-INVITE
 /// offer together, each at most `SDP_MAX`. Our descriptions are under 200 bytes and a

@@ -21,9 +21,20 @@
 //! Memory is fixed when the endpoint is built: the caller hands over the transaction slots
 //! and a byte arena ([`Endpoint::arena_len`] says how large). When the table is full, a new
 //! request is answered 503 with Retry-After (§21.5.4) and nothing grows.
+//!
+//! The arena's message regions are a pool, not two per slot: a transaction takes a region
+//! for its request and one for its response when it needs them, and returns each as soon as
+//! its state no longer reads the bytes (a non-INVITE server transaction in Completed holds
+//! only its final response through Timer J; a client non-INVITE in Completed holds nothing
+//! through Timer K). An arena sized with [`Endpoint::arena_len_with_regions`] can so hold
+//! fewer regions than two per slot; when the pool cannot take a new transaction, it is
+//! refused like a full table.
 
 mod output;
+mod pool;
 mod receive;
+#[cfg(test)]
+mod tests;
 
 pub use output::{Event, Output, Transmit};
 
@@ -41,15 +52,16 @@ use crate::transaction::{
 };
 use crate::transport::{self, Transport, ViaReceived};
 pub use output::TRANSMIT_QUEUE;
-use output::{EventKind, Pending, Queue, Region};
+use output::{EventKind, Part, Pending, Queue, Region};
+use pool::NO_REGION;
 
 /// The most header lines the endpoint reads in one message it receives.
 pub const MAX_HEADERS: usize = 64;
 /// The most outputs one input or one timer firing queues.
 const MAX_OUTPUTS_PER_INPUT: usize = 6;
-/// The most scratch regions the arena gives stateless messages (503s, 400s, stray messages,
-/// ACKs for 2xx): [`Endpoint::arena_len`] reserves this many; a smaller arena gets fewer
-/// (at least one, see [`Endpoint::arena_len_with`]).
+/// The most scratch messages held at once (503s, 400s, stray messages, ACKs for 2xx): one in
+/// a region of its own, the others in pool regions nobody has reserved.
+/// [`Endpoint::arena_len`] adds `SCRATCH_REGIONS - 1` pool regions for them.
 pub const SCRATCH_REGIONS: usize = 4;
 
 /// Endpoint settings. Capacities are in the storage handed to [`Endpoint::new`].
@@ -59,8 +71,8 @@ pub struct Config {
     pub timers: TimerConfig,
     /// Seed for branches, tags and the matching keys' secret: one seed reproduces a run.
     pub seed: u64,
-    /// The largest message the endpoint stores (a request, or a response), in bytes; the
-    /// arena holds two per transaction.
+    /// The largest message the endpoint stores (a request, or a response), in bytes: the
+    /// size of each arena region.
     pub max_message: usize,
     /// The Retry-After, in seconds, of the 503 sent when the table is full.
     pub retry_after: u32,
@@ -103,7 +115,8 @@ pub struct Destination {
 #[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EndpointError {
-    /// The transaction table is full.
+    /// The transaction table is full, or the arena has no free region for the message
+    /// (every region is held or reserved by live transactions).
     TableFull,
     /// The message does not fit in `max_message` bytes.
     TooLarge,
@@ -181,7 +194,12 @@ pub struct Tx {
     transport: Transport,
     local: SocketAddr,
     remote: SocketAddr,
-    /// Lengths of the stored request and response in the slot's arena regions.
+    /// The pool regions holding the request and the last response (`NO_REGION`: none).
+    request: u32,
+    response: u32,
+    /// Regions reserved for this transaction beyond those it holds (see `pool`).
+    reserved: u8,
+    /// Lengths of the stored request and response.
     request_len: usize,
     response_len: usize,
     /// Server side: what to add to the top Via in responses (§18.2.1).
@@ -211,10 +229,13 @@ pub struct Endpoint<'s> {
     arena: Storage<'s, u8>,
     transmits: Queue,
     events: Queue,
-    /// Scratch regions in use, of `scratch_count` (`SCRATCH_REGIONS` at most), and where the
-    /// message each one holds goes (kept here, not in the queues, to keep queue items small).
+    /// Scratch messages in use (entry 0 in the fixed scratch region, the others in pool
+    /// regions), and where each goes (kept here, not in the queues, to keep items small).
     scratch: [ScratchMeta; SCRATCH_REGIONS],
-    scratch_count: usize,
+    /// Pool regions in the arena, free ones, and ones reserved for live transactions.
+    pool_len: u32,
+    free_len: u32,
+    reserved: usize,
     stats: Stats,
 }
 
@@ -222,6 +243,8 @@ pub struct Endpoint<'s> {
 #[derive(Clone, Copy, Debug)]
 struct ScratchMeta {
     busy: bool,
+    /// The pool region holding it, or `NO_REGION` for the fixed scratch region.
+    region: u32,
     len: usize,
     transport: Transport,
     local: SocketAddr,
@@ -231,6 +254,7 @@ struct ScratchMeta {
 impl ScratchMeta {
     const FREE: ScratchMeta = ScratchMeta {
         busy: false,
+        region: NO_REGION,
         len: 0,
         transport: Transport::Udp,
         local: SocketAddr::V4(core::net::SocketAddrV4::new(
@@ -245,8 +269,9 @@ impl ScratchMeta {
 }
 
 impl<'s> Endpoint<'s> {
-    /// The arena size needed for `transactions` slots at `max_message` bytes: a request and
-    /// a response per transaction, [`SCRATCH_REGIONS`] scratch regions, and one region for
+    /// The arena size needed for `transactions` slots at `max_message` bytes: two pool
+    /// regions per transaction (a request and a response, today's worst case, so every slot
+    /// can be used in any state), [`SCRATCH_REGIONS`] scratch regions, and one region for
     /// messages built when polled (ACKs).
     pub const fn arena_len(transactions: usize, max_message: usize) -> usize {
         Self::arena_len_with(transactions, max_message, SCRATCH_REGIONS)
@@ -258,20 +283,39 @@ impl<'s> Endpoint<'s> {
     /// for a 2xx or a stray response, a sent ACK for a 2xx, a CANCEL being built. A UA that
     /// drains its outputs after every input (a phone) needs one; a busy server more, or
     /// [`Endpoint::send_stateless`] and friends answer [`EndpointError::Busy`] and received
-    /// strays are dropped (the peer retransmits).
+    /// strays are dropped (the peer retransmits). One scratch region is the arena's own;
+    /// the others are pool regions, used by scratch messages when no transaction has them
+    /// reserved.
     pub const fn arena_len_with(
         transactions: usize,
         max_message: usize,
         scratch_regions: usize,
     ) -> usize {
-        (2 * transactions + scratch_regions + 1) * max_message
+        Self::arena_len_with_regions(
+            2 * transactions + scratch_regions.saturating_sub(1),
+            max_message,
+        )
     }
 
-    /// An endpoint over caller storage. The transaction capacity is `slots.len()`; the arena
-    /// must be at least [`Endpoint::arena_len`] bytes. The arena's `max_message` regions go
-    /// to the slots first (two each, plus one scratch region and the poll region); what is
-    /// left becomes scratch regions, up to [`SCRATCH_REGIONS`]. A smaller arena lowers the
-    /// capacity.
+    /// The arena size for a pool of `regions` regions of `max_message` bytes, shared by all
+    /// transactions, plus the fixed scratch region and the poll region.
+    ///
+    /// Each region is `max_message` bytes and costs 4 bytes of bookkeeping (the free list).
+    /// A live transaction holds at most two regions and only while its state needs them
+    /// (see the module docs); a new one is admitted when two regions are free beyond those
+    /// reserved for the others, else it is refused like a full table (503 with Retry-After
+    /// for a request, [`EndpointError::TableFull`] for a command). `2 × transactions`
+    /// regions never refuse a transaction the table could take; fewer trade that for
+    /// memory: a server whose transactions spend their Timer J or K in Completed needs one
+    /// or none each. [`Endpoint::new`] derives the pool size from the arena's length.
+    pub const fn arena_len_with_regions(regions: usize, max_message: usize) -> usize {
+        (regions + 2) * max_message + regions * pool::STACK_ENTRY
+    }
+
+    /// An endpoint over caller storage. The transaction capacity is `slots.len()`; the
+    /// arena is sized by [`Endpoint::arena_len`] (a region pool of two per slot) or
+    /// [`Endpoint::arena_len_with_regions`] (a smaller pool): after the poll region and the
+    /// fixed scratch region, every `max_message + 4` bytes is one pool region.
     pub fn new(
         config: Config,
         slots: impl Into<Storage<'s, Slot<Tx>>>,
@@ -280,24 +324,10 @@ impl<'s> Endpoint<'s> {
         let mut rng = Rng::new(config.seed);
         let secret = (rng.next_u64(), rng.next_u64());
         let arena = arena.into();
-        let mut slots = slots.into();
-        let regions = arena.len() / config.max_message.max(1);
-        // Two regions per slot, one scratch region and the poll region at least.
-        let fit = regions.saturating_sub(2) / 2;
-        if fit < slots.len() {
-            slots = match slots {
-                Storage::Borrowed(s) => Storage::Borrowed(&mut s[..fit]),
-                #[cfg(feature = "alloc")]
-                Storage::Owned(mut v) => {
-                    v.truncate(fit);
-                    Storage::Owned(v)
-                }
-            };
-        }
-        let scratch_count = regions
-            .saturating_sub(2 * slots.len() + 1)
-            .min(SCRATCH_REGIONS);
-        Endpoint {
+        let m = config.max_message.max(1);
+        let pool_len = (arena.len().saturating_sub(2 * m) / (m + pool::STACK_ENTRY))
+            .min((NO_REGION - 1) as usize) as u32;
+        let mut ep = Endpoint {
             config,
             rng,
             secret,
@@ -306,9 +336,13 @@ impl<'s> Endpoint<'s> {
             transmits: Queue::new(),
             events: Queue::new(),
             scratch: [ScratchMeta::FREE; SCRATCH_REGIONS],
-            scratch_count,
+            pool_len,
+            free_len: 0,
+            reserved: 0,
             stats: Stats::default(),
-        }
+        };
+        ep.init_pool();
+        ep
     }
 
     /// The configuration.
@@ -405,16 +439,13 @@ impl<'s> Endpoint<'s> {
             ),
             Destination { transport, ..dest },
         );
-        let id = self
-            .table
-            .insert(key, placeholder)
-            .map_err(|_| EndpointError::TableFull)?;
+        let id = self.insert_client(key, placeholder)?;
         let mut host = [0u8; 64];
         let written = self.write_request(id, dest, transport, &branch, parts, &mut host);
         let len = match written {
             Ok(n) => n,
             Err(e) => {
-                self.table.remove(id);
+                self.remove_tx(id);
                 return Err(e);
             }
         };
@@ -425,7 +456,7 @@ impl<'s> Endpoint<'s> {
             match self.write_request(id, dest, transport, &branch, parts, &mut host) {
                 Ok(n) => n,
                 Err(e) => {
-                    self.table.remove(id);
+                    self.remove_tx(id);
                     return Err(e);
                 }
             }
@@ -465,8 +496,43 @@ impl<'s> Endpoint<'s> {
             branch: branch.as_str(),
             rport: !transport.is_reliable(),
         };
-        let region = self.region_mut(Region::Request(id.index));
+        let r = self
+            .table
+            .get(id)
+            .map(|t| t.request)
+            .ok_or(EndpointError::NoTransaction)?;
+        let region = self.region_mut(Region::Pool(r));
         Ok(p.write(region)?.len())
+    }
+
+    /// Inserts a new client transaction and gives it its request region: `TableFull` if
+    /// the table or the region pool cannot take it.
+    fn insert_client(&mut self, key: TransactionKey, tx: Tx) -> Result<SlotId, EndpointError> {
+        if !self.can_admit() {
+            return Err(EndpointError::TableFull);
+        }
+        let id = self
+            .table
+            .insert(key, tx)
+            .map_err(|_| EndpointError::TableFull)?;
+        if !self.admit(id) {
+            self.remove_tx(id);
+            return Err(EndpointError::TableFull);
+        }
+        Ok(id)
+    }
+
+    /// Copies `bytes` into the transaction's request region.
+    fn store_request(&mut self, id: SlotId, bytes: &[u8]) {
+        let Some(r) = self.table.get(id).map(|t| t.request) else {
+            return;
+        };
+        let range = self.pool_bytes(r, bytes.len());
+        if let Some(dst) = self.arena.get_mut(range) {
+            if dst.len() == bytes.len() {
+                dst.copy_from_slice(bytes);
+            }
+        }
     }
 
     /// Sends a request that is already written, top Via included (a proxy forwarding,
@@ -496,11 +562,8 @@ impl<'s> Endpoint<'s> {
             request_len: bytes.len(),
             ..Tx::client(machine, dest)
         };
-        let id = self
-            .table
-            .insert(key, tx)
-            .map_err(|_| EndpointError::TableFull)?;
-        self.region_mut(Region::Request(id.index))[..bytes.len()].copy_from_slice(bytes);
+        let id = self.insert_client(key, tx)?;
+        self.store_request(id, bytes);
         self.apply(now, id, fx);
         Ok(TransactionId(id))
     }
@@ -523,6 +586,7 @@ impl<'s> Endpoint<'s> {
             return Err(EndpointError::TooLarge);
         }
         self.preserve_pending_response(tx.0)?;
+        let r = self.response_region(tx.0)?;
         let t = self
             .table
             .get_mut(tx.0)
@@ -534,7 +598,10 @@ impl<'s> Endpoint<'s> {
         }
         .map_err(|_| EndpointError::InvalidState)?;
         t.response_len = bytes.len();
-        self.region_mut(Region::Response(tx.0.index))[..bytes.len()].copy_from_slice(bytes);
+        let range = self.pool_bytes(r, bytes.len());
+        if let Some(dst) = self.arena.get_mut(range) {
+            dst.copy_from_slice(bytes);
+        }
         self.apply(now, tx.0, fx);
         Ok(())
     }
@@ -578,34 +645,37 @@ impl<'s> Endpoint<'s> {
         .map_err(|_| EndpointError::InvalidState)?;
         t.response_len = len;
         let rfc2543 = t.rfc2543;
-        self.apply(now, tx.0, fx);
-        // A 2543 INVITE's ACK is matched by the To tag of the response (§17.2.3).
+        // A 2543 INVITE's ACK is matched by the To tag of the response (§17.2.3); computed
+        // before `apply`, which returns the INVITE's region in Completed.
         if rfc2543 && code >= 300 {
             if let Some(k) = self.rfc2543_ack_alias(tx.0) {
                 self.table.add_alias(tx.0, k);
             }
         }
+        self.apply(now, tx.0, fx);
         Ok(())
     }
 
     /// A response still waiting in the queue would be overwritten by the next one (a 180
     /// and a 486 sent in one go): move it to a scratch region first.
     fn preserve_pending_response(&mut self, id: SlotId) -> Result<(), EndpointError> {
-        let waiting = self.transmits.iter_mut().any(
-            |p| matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id),
-        );
+        let waiting = self
+            .transmits
+            .iter()
+            .any(|p| matches!(p, Pending::Transmit { id: i, part: Part::Response } if *i == id));
         if !waiting {
             return Ok(());
         }
         let t = *self.table.get(id).ok_or(EndpointError::NoTransaction)?;
         let r = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let from = self.region_range(Region::Response(id.index));
+        let from = self.pool_bytes(t.response, t.response_len);
         let to = self.region_range(Region::Scratch(r));
-        self.arena
-            .copy_within(from.start..from.start + t.response_len, to.start);
+        if from.end <= self.arena.len() && to.start + from.len() <= self.arena.len() {
+            self.arena.copy_within(from, to.start);
+        }
         self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
         for p in self.transmits.iter_mut() {
-            if matches!(p, Pending::Transmit { id: i, region: Region::Response(_) } if *i == id) {
+            if matches!(p, Pending::Transmit { id: i, part: Part::Response } if *i == id) {
                 *p = Pending::Scratch {
                     region: r,
                     event: None,
@@ -661,11 +731,11 @@ impl<'s> Endpoint<'s> {
         }
         // Build the CANCEL into a scratch region, then move it into the new slot.
         let scratch = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let built = self.build_cancel(invite.0, &t, scratch);
+        let built = self.build_cancel(&t, scratch);
         let (len, key) = match built {
             Some(v) => v,
             None => {
-                self.scratch[scratch].busy = false;
+                self.free_scratch(scratch);
                 return Err(EndpointError::InvalidState);
             }
         };
@@ -673,6 +743,9 @@ impl<'s> Endpoint<'s> {
         let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
         let tx = Tx {
             machine: Machine::ClientNonInvite(m),
+            request: NO_REGION,
+            response: NO_REGION,
+            reserved: 0,
             request_len: len,
             response_len: 0,
             deadline: None,
@@ -682,33 +755,29 @@ impl<'s> Endpoint<'s> {
             tu_tag: 0,
             ..t
         };
-        let id = match self.table.insert(key, tx) {
+        let id = match self.insert_client(key, tx) {
             Ok(id) => id,
-            Err(_) => {
-                self.scratch[scratch].busy = false;
-                return Err(EndpointError::TableFull);
+            Err(e) => {
+                self.free_scratch(scratch);
+                return Err(e);
             }
         };
         let from = self.region_range(Region::Scratch(scratch));
-        let to = self.region_range(Region::Request(id.index));
-        self.arena
-            .copy_within(from.start..from.start + len, to.start);
-        self.scratch[scratch].busy = false;
+        let to = self.pool_bytes(self.table.get(id).map_or(NO_REGION, |t| t.request), len);
+        if from.start + to.len() <= self.arena.len() && to.end <= self.arena.len() {
+            self.arena
+                .copy_within(from.start..from.start + to.len(), to.start);
+        }
+        self.free_scratch(scratch);
         self.apply(now, id, fx);
         Ok(TransactionId(id))
     }
 
-    fn build_cancel(
-        &mut self,
-        id: SlotId,
-        t: &Tx,
-        scratch: usize,
-    ) -> Option<(usize, TransactionKey)> {
-        let req_range = self.region_range(Region::Request(id.index));
+    fn build_cancel(&mut self, t: &Tx, scratch: usize) -> Option<(usize, TransactionKey)> {
+        let req_range = self.pool_bytes(t.request, t.request_len);
         let out_range = self.region_range(Region::Scratch(scratch));
-        let (low, high) = self.arena.split_at_mut(out_range.start);
-        let req_bytes = &low[req_range.start..req_range.start + t.request_len];
-        let out = &mut high[..out_range.len()];
+        let (others, out) = pool::split_out(&mut self.arena, out_range);
+        let req_bytes = others.get(req_range);
         let mut rh = [Header::EMPTY; MAX_HEADERS];
         let req = Parser::datagram()
             .parse(req_bytes, &mut rh)
@@ -749,12 +818,17 @@ impl<'s> Endpoint<'s> {
         t: &Tx,
         parts: &ResponseParts<'_>,
     ) -> Result<usize, EndpointError> {
-        let m = self.config.max_message;
-        let base = (2 * id.index as usize) * m;
-        let (req, resp) = self.arena[base..base + 2 * m].split_at_mut(m);
+        if t.request == NO_REGION {
+            return Err(EndpointError::InvalidState);
+        }
+        let r = self.response_region(id)?;
+        let req_range = self.pool_bytes(t.request, t.request_len);
+        let out_range = self.region_range(Region::Pool(r));
+        let (others, resp) = pool::split_out(&mut self.arena, out_range);
+        let req = others.get(req_range);
         let mut headers = [Header::EMPTY; MAX_HEADERS];
         let Ok(Status::Complete(head)) =
-            Parser::new(Framing::Datagram).parse_head(&req[..t.request_len], &mut headers)
+            Parser::new(Framing::Datagram).parse_head(req, &mut headers)
         else {
             return Err(EndpointError::InvalidState);
         };
@@ -780,7 +854,11 @@ impl<'s> Endpoint<'s> {
             return Err(EndpointError::TooLarge);
         }
         let r = self.take_scratch().ok_or(EndpointError::Busy)?;
-        self.region_mut(Region::Scratch(r))[..bytes.len()].copy_from_slice(bytes);
+        let Some(dst) = self.region_mut(Region::Scratch(r)).get_mut(..bytes.len()) else {
+            self.free_scratch(r);
+            return Err(EndpointError::TooLarge);
+        };
+        dst.copy_from_slice(bytes);
         self.fill_scratch(r, bytes.len(), transport, local, remote);
         self.transmits
             .push(Pending::Scratch {
@@ -788,7 +866,7 @@ impl<'s> Endpoint<'s> {
                 event: None,
             })
             .map_err(|_| {
-                self.scratch[r].busy = false;
+                self.free_scratch(r);
                 EndpointError::QueueFull
             })
     }
@@ -816,22 +894,34 @@ impl<'s> Endpoint<'s> {
         self.table.get(tx.0).map(|t| t.tu_tag)
     }
 
-    /// The request a server transaction holds, or a client transaction sent.
+    /// The request a server transaction holds, or a client transaction sent; `None` once
+    /// the transaction's state no longer keeps it (a server transaction after its final
+    /// response, except an INVITE's 2xx; a client non-INVITE after its final response).
     pub fn request_bytes(&self, tx: TransactionId) -> Option<&[u8]> {
         let t = self.table.get(tx.0)?;
-        Some(&self.region(Region::Request(tx.0.index))[..t.request_len])
+        if t.request == NO_REGION {
+            return None;
+        }
+        self.arena.get(self.pool_bytes(t.request, t.request_len))
     }
 
     fn hasher(&self, kind: KeyKind) -> KeyHasher {
         KeyHasher::new(self.secret.0, self.secret.1, kind)
     }
 
+    /// A free scratch entry: the fixed scratch region first, else a pool region that no
+    /// transaction has reserved.
     fn take_scratch(&mut self) -> Option<usize> {
-        let r = self.scratch[..self.scratch_count]
-            .iter()
-            .position(|m| !m.busy)?;
-        self.scratch[r].busy = true;
-        Some(r)
+        let k = self.scratch.iter().position(|m| !m.busy)?;
+        let region = if k == 0 {
+            NO_REGION
+        } else {
+            self.spare_region()?
+        };
+        let m = self.scratch.get_mut(k)?;
+        m.busy = true;
+        m.region = region;
+        Some(k)
     }
 
     /// Records what a taken scratch region holds and where it goes.
@@ -846,6 +936,7 @@ impl<'s> Endpoint<'s> {
         if let Some(m) = self.scratch.get_mut(r) {
             *m = ScratchMeta {
                 busy: true,
+                region: m.region,
                 len,
                 transport,
                 local,
@@ -854,32 +945,36 @@ impl<'s> Endpoint<'s> {
         }
     }
 
-    /// Frees a scratch region (its bytes stay until the next write).
+    /// Frees a scratch entry, returning its pool region (its bytes stay until the next
+    /// input or command writes the region).
     fn free_scratch(&mut self, r: usize) {
-        if let Some(m) = self.scratch.get_mut(r) {
-            m.busy = false;
+        let Some(m) = self.scratch.get_mut(r) else {
+            return;
+        };
+        let region = m.region;
+        m.busy = false;
+        m.region = NO_REGION;
+        if region != NO_REGION {
+            self.return_region(region);
         }
     }
 
     fn region_range(&self, r: Region) -> core::ops::Range<usize> {
         let m = self.config.max_message;
-        let cap = self.table.capacity();
         let i = match r {
-            Region::Request(s) => 2 * s as usize,
-            Region::Response(s) => 2 * s as usize + 1,
-            Region::Scratch(k) => 2 * cap + k,
-            Region::Poll => 2 * cap + self.scratch_count,
+            Region::Poll => 0,
+            Region::Scratch(k) => match self.scratch.get(k).map(|s| s.region) {
+                Some(p) if p != NO_REGION && p < self.pool_len => 2 + p as usize,
+                _ => 1,
+            },
+            Region::Pool(p) if p < self.pool_len => 2 + p as usize,
+            Region::Pool(_) => return 0..0,
         };
         i * m..(i + 1) * m
     }
 
-    /// A region's bytes; empty if the arena is too small to hold it (a misconfigured
-    /// endpoint then fails to store messages instead of panicking).
-    fn region(&self, r: Region) -> &[u8] {
-        let range = self.region_range(r);
-        self.arena.get(range).unwrap_or(&[])
-    }
-
+    /// A region's bytes, mutably; empty if the arena is too small to hold it (a
+    /// misconfigured endpoint then fails to store messages instead of panicking).
     fn region_mut(&mut self, r: Region) -> &mut [u8] {
         let range = self.region_range(r);
         self.arena.get_mut(range).unwrap_or(&mut [])
@@ -903,12 +998,12 @@ impl<'s> Endpoint<'s> {
             self.push(Pending::Event { id, kind });
         }
         if fx.transmit {
-            let region = if client {
-                Region::Request(id.index)
+            let part = if client {
+                Part::Request
             } else {
-                Region::Response(id.index)
+                Part::Response
             };
-            self.push(Pending::Transmit { id, region });
+            self.push(Pending::Transmit { id, part });
         }
         if fx.send_ack {
             self.push(Pending::Ack { id });
@@ -941,6 +1036,8 @@ impl<'s> Endpoint<'s> {
                 t.deadline = deadline;
             }
         }
+        // The new state may need fewer stored bytes (see `pool`).
+        self.reclaim(id);
     }
 
     /// §17.2.1: the transaction sends 100 Trying when the TU has not answered in 200 ms.
@@ -955,7 +1052,7 @@ impl<'s> Endpoint<'s> {
             }
             self.push(Pending::Transmit {
                 id,
-                region: Region::Response(id.index),
+                part: Part::Response,
             });
         }
     }
@@ -985,7 +1082,7 @@ impl<'s> Endpoint<'s> {
                     id,
                     kind: EventKind::Terminated,
                 } => {
-                    self.table.remove(id);
+                    self.remove_tx(id);
                 }
                 Pending::Transmit { id, .. } | Pending::Ack { id } => {
                     if let Some(t) = self.table.get_mut(id) {
@@ -1006,7 +1103,7 @@ impl<'s> Endpoint<'s> {
         let mut rh = [Header::EMPTY; MAX_HEADERS];
         let req = Parser::datagram()
             .parse(
-                &self.region(Region::Request(id.index))[..t.request_len],
+                self.arena.get(self.pool_bytes(t.request, t.request_len))?,
                 &mut rh,
             )
             .ok()?
@@ -1014,7 +1111,8 @@ impl<'s> Endpoint<'s> {
         let mut sh = [Header::EMPTY; MAX_HEADERS];
         let resp = Parser::datagram()
             .parse(
-                &self.region(Region::Response(id.index))[..t.response_len],
+                self.arena
+                    .get(self.pool_bytes(t.response, t.response_len))?,
                 &mut sh,
             )
             .ok()?
@@ -1048,6 +1146,9 @@ impl Tx {
             transport: dest.transport,
             local: dest.local,
             remote: dest.remote,
+            request: NO_REGION,
+            response: NO_REGION,
+            reserved: 0,
             request_len: 0,
             response_len: 0,
             via_received: ViaReceived::default(),

@@ -101,10 +101,19 @@ pub enum Output<'a> {
 /// An arena region.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Region {
-    Request(u32),
-    Response(u32),
+    /// A pool region (see `pool`).
+    Pool(u32),
+    /// The region of scratch entry `k` (the fixed one or a pool region).
     Scratch(usize),
+    /// Where ACKs are built when polled.
     Poll,
+}
+
+/// Which of a transaction's stored messages a transmission sends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    Request,
+    Response,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,7 +137,7 @@ pub(crate) enum ScratchEvent {
 pub(crate) enum Pending {
     Transmit {
         id: SlotId,
-        region: Region,
+        part: Part,
     },
     Ack {
         id: SlotId,
@@ -181,6 +190,16 @@ impl Queue {
         QUEUE - self.len
     }
 
+    /// The pending items, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Pending> {
+        let (head, len) = (self.head, self.len);
+        let (a, b) = self.items.split_at(head);
+        b.iter()
+            .chain(a.iter())
+            .take(len)
+            .filter_map(Option::as_ref)
+    }
+
     /// The pending items, oldest first, to rewrite in place.
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Pending> {
         let (head, len) = (self.head, self.len);
@@ -216,17 +235,19 @@ impl Endpoint<'_> {
     pub fn poll_transmit(&mut self) -> Option<Transmit<'_>> {
         loop {
             let p = self.transmits.pop()?;
-            let (id, region) = match p {
-                Pending::Transmit { id, region } => (id, region),
-                Pending::Ack { id } => (id, Region::Poll),
+            let (id, part) = match p {
+                Pending::Transmit { id, part } => (id, Some(part)),
+                Pending::Ack { id } => (id, None),
                 Pending::Scratch { region, .. } => {
-                    // Freed now: the returned borrow keeps the bytes until the next call.
-                    let Some(m) = self.scratch.get_mut(region) else {
+                    // Freed now: the returned borrow keeps the bytes until the next call (a
+                    // freed region is written only by a later input or command).
+                    let Some(m) = self.scratch.get(region).copied() else {
                         continue;
                     };
-                    m.busy = false;
-                    let m = *m;
-                    let bytes = &self.region(Region::Scratch(region))[..m.len];
+                    let range = self.region_range(Region::Scratch(region));
+                    self.free_scratch(region);
+                    let bytes = self.arena.get(range).unwrap_or(&[]);
+                    let bytes = bytes.get(..m.len).unwrap_or(bytes);
                     return Some(Transmit {
                         transport: m.transport,
                         local: m.local,
@@ -242,20 +263,30 @@ impl Endpoint<'_> {
             };
             t.queued_transmits = t.queued_transmits.saturating_sub(1);
             let t = *t;
+            let range = match part {
+                Some(Part::Request) => self.pool_bytes(t.request, t.request_len),
+                Some(Part::Response) => self.pool_bytes(t.response, t.response_len),
+                None => match self.build_ack(&t) {
+                    Some(n) => {
+                        let r = self.region_range(Region::Poll);
+                        r.start..r.start + n.min(r.len())
+                    }
+                    None => continue,
+                },
+            };
             if t.reap && t.queued_transmits == 0 {
                 // Its Terminated event was already delivered: free the slot now that its
                 // last message leaves. The bytes stay in the arena until the next input.
-                self.table.remove(id);
+                self.remove_tx(id);
+            } else {
+                self.reclaim(id);
             }
-            let len = match region {
-                Region::Request(_) => t.request_len,
-                Region::Poll => match self.build_ack(id, &t) {
-                    Some(n) => n,
-                    None => continue,
-                },
-                _ => t.response_len,
-            };
-            let bytes = &self.region(region)[..len];
+            if range.is_empty() {
+                // Nothing stored to send (never expected: a queued transmission keeps its
+                // region); an empty datagram would only confuse the peer.
+                continue;
+            }
+            let bytes = self.arena.get(range).unwrap_or(&[]);
             return Some(Transmit {
                 transport: t.transport,
                 local: t.local,
@@ -277,7 +308,7 @@ impl Endpoint<'_> {
                     };
                     if kind == EventKind::Terminated {
                         if t.queued_transmits == 0 {
-                            self.table.remove(id);
+                            self.remove_tx(id);
                         } else {
                             t.reap = true;
                         }
@@ -287,16 +318,22 @@ impl Endpoint<'_> {
                     }
                     let t = *t;
                     let tx = TransactionId(id);
+                    let range = match kind {
+                        EventKind::Request { .. } => self.pool_bytes(t.request, t.request_len),
+                        EventKind::Response => self.pool_bytes(t.response, t.response_len),
+                        _ => 0..0,
+                    };
+                    // The bytes are returned to the pool once delivered if the state no
+                    // longer needs them; they stay intact until the next input.
+                    self.reclaim(id);
+                    let bytes = self.arena.get(range).unwrap_or(&[]);
                     return Some(match kind {
                         EventKind::Request { cancels } => Event::Request {
                             tx,
-                            bytes: &self.region(Region::Request(id.index))[..t.request_len],
+                            bytes,
                             cancels: cancels.map(TransactionId),
                         },
-                        EventKind::Response => Event::Response {
-                            tx,
-                            bytes: &self.region(Region::Response(id.index))[..t.response_len],
-                        },
+                        EventKind::Response => Event::Response { tx, bytes },
                         EventKind::Timeout => Event::Timeout { tx },
                         EventKind::TransportError => Event::TransportError { tx },
                         EventKind::Terminated => Event::Terminated { tx },
@@ -306,12 +343,14 @@ impl Endpoint<'_> {
                     region,
                     event: Some(kind),
                 } => {
-                    let Some(m) = self.scratch.get_mut(region) else {
+                    let Some(m) = self.scratch.get(region).copied() else {
                         continue;
                     };
-                    m.busy = false;
                     let (len, remote) = (m.len, m.remote);
-                    let bytes = &self.region(Region::Scratch(region))[..len];
+                    let range = self.region_range(Region::Scratch(region));
+                    self.free_scratch(region);
+                    let bytes = self.arena.get(range).unwrap_or(&[]);
+                    let bytes = bytes.get(..len).unwrap_or(bytes);
                     return Some(match kind {
                         ScratchEvent::Ack => Event::Ack { bytes, remote },
                         ScratchEvent::StrayResponse => Event::StrayResponse { bytes, remote },
@@ -374,17 +413,16 @@ impl Endpoint<'_> {
     /// Builds the ACK for a non-2xx final response into the poll region (§17.1.1.3): the
     /// INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq number; the response's
     /// To (with its tag).
-    fn build_ack(&mut self, id: SlotId, t: &super::Tx) -> Option<usize> {
+    fn build_ack(&mut self, t: &super::Tx) -> Option<usize> {
         if !matches!(t.machine, Machine::ClientInvite(_)) {
             return None;
         }
-        let m = self.config.max_message;
-        let base = 2 * id.index as usize * m;
+        let req = self.pool_bytes(t.request, t.request_len);
+        let resp = self.pool_bytes(t.response, t.response_len);
         let poll = self.region_range(Region::Poll);
-        let (low, high) = self.arena.split_at_mut(poll.start);
-        let req_bytes = &low[base..base + t.request_len];
-        let resp_bytes = &low[base + m..base + m + t.response_len];
-        let out = &mut high[..m];
+        let (others, out) = super::pool::split_out(&mut self.arena, poll);
+        let req_bytes = others.get(req);
+        let resp_bytes = others.get(resp);
         let mut rh = [Header::EMPTY; super::MAX_HEADERS];
         let req = Parser::datagram()
             .parse(req_bytes, &mut rh)

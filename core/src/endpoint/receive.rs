@@ -4,6 +4,7 @@
 use core::net::SocketAddr;
 
 use super::output::{EventKind, Pending, Region, ScratchEvent};
+use super::pool::NO_REGION;
 use super::{Endpoint, Tx, MAX_HEADERS};
 use crate::message::builder::ResponseParts;
 use crate::message::validate::{self, Policy, Rejection};
@@ -137,6 +138,9 @@ impl Endpoint<'_> {
             transport,
             local,
             remote: target,
+            request: NO_REGION,
+            response: NO_REGION,
+            reserved: 0,
             request_len: bytes.len(),
             response_len: 0,
             via_received,
@@ -147,15 +151,30 @@ impl Endpoint<'_> {
             reap: false,
             tu_tag: 0,
         };
-        let id = match self.table.insert(key, tx) {
-            Ok(id) => id,
-            Err(_) => {
+        // §21.5.4: a full table, or no region for the request and its response, is a 503.
+        let inserted = if self.can_admit() {
+            self.table.insert(key, tx).ok()
+        } else {
+            None
+        };
+        let id = match inserted {
+            Some(id) if self.admit(id) => id,
+            other => {
+                if let Some(id) = other {
+                    self.remove_tx(id);
+                }
                 self.stats.rejected_full += 1;
                 self.answer_full(msg, transport, local, remote);
                 return;
             }
         };
-        self.region_mut(Region::Request(id.index))[..bytes.len()].copy_from_slice(bytes);
+        let Some(r) = self.table.get(id).map(|t| t.request) else {
+            return;
+        };
+        let range = self.pool_bytes(r, bytes.len());
+        if let Some(dst) = self.arena.get_mut(range) {
+            dst.copy_from_slice(bytes);
+        }
         let cancels = if method == "CANCEL" {
             self.server_key(msg, "INVITE")
                 .and_then(|(k, _)| self.table.find(k))
@@ -258,8 +277,16 @@ impl Endpoint<'_> {
             _ => return,
         };
         if (fx.deliver || fx.send_ack) && bytes.len() <= self.config.max_message {
-            t.response_len = bytes.len();
-            self.region_mut(Region::Response(id.index))[..bytes.len()].copy_from_slice(bytes);
+            // Within the state's budget, so the region is there (see `pool`).
+            if let Ok(r) = self.response_region(id) {
+                let range = self.pool_bytes(r, bytes.len());
+                if let Some(dst) = self.arena.get_mut(range) {
+                    dst.copy_from_slice(bytes);
+                    if let Some(t) = self.table.get_mut(id) {
+                        t.response_len = bytes.len();
+                    }
+                }
+            }
         }
         self.apply(now, id, fx);
     }
@@ -334,8 +361,12 @@ impl Endpoint<'_> {
             return;
         };
         let range = self.region_range(Region::Scratch(k));
+        let Some(out) = self.arena.get_mut(range) else {
+            self.free_scratch(k);
+            return;
+        };
         let written = r
-            .write(headers, &Policy::UAS, None, &mut self.arena[range])
+            .write(headers, &Policy::UAS, None, out)
             .map(|out| out.len());
         self.queue_scratch_transmit(k, written.ok(), transport, local, remote);
     }
@@ -381,9 +412,11 @@ impl Endpoint<'_> {
             ..ResponseParts::new(503, "Service Unavailable")
         };
         let range = self.region_range(Region::Scratch(k));
-        let written = parts
-            .write(msg.headers(), &mut self.arena[range])
-            .map(|out| out.len());
+        let Some(out) = self.arena.get_mut(range) else {
+            self.free_scratch(k);
+            return;
+        };
+        let written = parts.write(msg.headers(), out).map(|out| out.len());
         self.queue_scratch_transmit(k, written.ok(), transport, local, remote);
     }
 }
