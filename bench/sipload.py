@@ -44,6 +44,7 @@ KAMAILIO_CFG = os.path.join(REPO, "bench", "kamailio", "kamailio.cfg")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 NCPU = os.cpu_count() or 1
 FAIL_LIMIT = 0.001  # "under 0.1% failed"
+UAC_RECV_TIMEOUT_S = 10.0  # SIPp UAC: a message not received after this fails the call
 SIPP_SATURATED = 0.85  # a SIPp process above this share of one core is the limit
 BUFF = 4 * 1024 * 1024
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -690,7 +691,7 @@ class Bench:
                    "-trace_screen", "-trace_err", "-trace_error_codes",
                    "-trace_stat", "-stf", stat, "-fd", "1",
                    "-timeout", f"{int(duration * 2 + 40)}s", "-timeout_error",
-                   "-recv_timeout", "10000",
+                   "-recv_timeout", str(int(UAC_RECV_TIMEOUT_S * 1000)),
                    "-max_recv_loops", "10000", "-max_sched_loops", "10000"]
             specs.append((cmd, sub, stat))
         st = Step(kind, rate, instances)
@@ -729,6 +730,11 @@ class Bench:
         lens = [parse_ms(r.stats.get("CallLength(C)")) for r in results if r.stats]
         st.call_len_ms = sum(lens) / len(lens) if lens else 0.0
         slack = max(1.0, 0.05 * duration) + (0.5 if kind == "calls" else 0.2)
+        # A call that loses a message waits out SIPp's 10 s receive timeout (-recv_timeout)
+        # before it counts as failed, and SIPp ends only after it: that stretches the wall
+        # time without the rate having dropped. Such calls are judged by the failure limit.
+        if st.failed:
+            slack += UAC_RECV_TIMEOUT_S
         st.rate_ok = wall <= duration + slack and st.created >= st.total
         incomplete = st.total - st.ok - st.failed
         st.passed = st.server_alive and st.rate_ok and st.fail_ratio < FAIL_LIMIT
