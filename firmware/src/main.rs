@@ -322,6 +322,7 @@ fn init(calls: &'static mut [PhoneCall; CALLS]) -> &'static mut Phone {
         retry_after: 5,
         path_mtu: None,
         stateless: false,
+        keep_accepted: true,
     };
     let endpoint = Endpoint::new(config, &mut slots[..], &mut arena[..]);
     let ua_config = UaConfig {

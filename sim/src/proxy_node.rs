@@ -38,6 +38,11 @@ impl<L: Locator + 'static, A: ProxyApplication<L>> ProxyNode<L, A> {
         locator: L,
         app: A,
     ) -> Self {
+        // A proxy passes later 2xx on by Via (§16.7 step 5): Accepted INVITEs keep no bytes.
+        let endpoint = Config {
+            keep_accepted: false,
+            ..endpoint
+        };
         let slots: Vec<Slot<Tx>> = (0..transactions).map(|_| Slot::default()).collect();
         let arena = vec![0u8; Endpoint::arena_len(transactions, endpoint.max_message)];
         let ep = Endpoint::new(endpoint, slots, arena);

@@ -81,6 +81,11 @@ pub struct Config {
     /// A stateless element (§16.11): received requests create no server transaction and
     /// arrive as [`Event::StatelessRequest`].
     pub stateless: bool,
+    /// Whether INVITE transactions in RFC 6026's Accepted states keep their INVITE and 2xx
+    /// until Timers L and M: a UA needs them (`retransmit_response`, the ACK for a forked
+    /// 2xx). A proxy, which passes later 2xx on statelessly (§16.7 step 5), clears it and
+    /// gets the regions back at the 2xx.
+    pub keep_accepted: bool,
 }
 
 impl Default for Config {
@@ -92,6 +97,7 @@ impl Default for Config {
             retry_after: 5,
             path_mtu: None,
             stateless: false,
+            keep_accepted: true,
         }
     }
 }

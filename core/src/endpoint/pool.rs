@@ -35,7 +35,7 @@ pub(crate) const STACK_ENTRY: usize = 4;
 /// RFC 3261 §17 and RFC 6026 — each release is a state where nothing reads those bytes
 /// again. Bytes still referenced by a queued output are kept regardless (see
 /// [`Endpoint::reclaim`]).
-fn needs(m: &Machine) -> (bool, bool) {
+fn needs(m: &Machine, keep_accepted: bool) -> (bool, bool) {
     match m {
         Machine::ClientNonInvite(t) => match t.state() {
             // §17.1.2.2: Timer E retransmits the request until a final response; a
@@ -53,8 +53,9 @@ fn needs(m: &Machine) -> (bool, bool) {
             // with every retransmission (within the budget), so only the INVITE is kept.
             ClientInviteState::Completed => (true, false),
             // RFC 6026 §8.4 Accepted: further 2xx go to the TU, which reads the INVITE
-            // (`request_bytes`) to make the dialog of a forked 2xx (§13.2.2.4).
-            ClientInviteState::Accepted => (true, false),
+            // (`request_bytes`) to make the dialog of a forked 2xx (§13.2.2.4) — unless the
+            // TU is a proxy that passes them on by Via (`Config::keep_accepted`).
+            ClientInviteState::Accepted => (keep_accepted, false),
             ClientInviteState::Terminated => (false, false),
         },
         Machine::ServerNonInvite(t) => match t.state() {
@@ -78,8 +79,9 @@ fn needs(m: &Machine) -> (bool, bool) {
             ServerInviteState::Confirmed => (false, false),
             // RFC 6026 §8.6 Accepted: the TU's 2xx retransmissions pass through
             // (`retransmit_response` resends the stored 2xx, `respond` rebuilds from the
-            // INVITE), so both are kept until Timer L.
-            ServerInviteState::Accepted => (true, true),
+            // INVITE), so both are kept until Timer L — unless the TU never does that
+            // (`Config::keep_accepted`: a proxy).
+            ServerInviteState::Accepted => (keep_accepted, keep_accepted),
             ServerInviteState::Terminated => (false, false),
         },
     }
@@ -87,7 +89,7 @@ fn needs(m: &Machine) -> (bool, bool) {
 
 /// The most regions a transaction in this state may hold from now on (what the pool
 /// reserves for it). Along every transition of Figures 5–8 and RFC 6026 it only shrinks.
-fn budget(m: &Machine) -> u8 {
+fn budget(m: &Machine, keep_accepted: bool) -> u8 {
     match m {
         Machine::ClientNonInvite(t) => match t.state() {
             // The request, and a response being delivered.
@@ -97,6 +99,9 @@ fn budget(m: &Machine) -> u8 {
         Machine::ClientInvite(t) => match t.state() {
             // The INVITE, and a (retransmitted) response being delivered or ACKed.
             ClientInviteState::Terminated => 0,
+            // Without the INVITE: room to deliver a retransmitted 2xx, for the proxy to
+            // pass on.
+            ClientInviteState::Accepted if !keep_accepted => 1,
             _ => 2,
         },
         Machine::ServerNonInvite(t) => match t.state() {
@@ -105,7 +110,8 @@ fn budget(m: &Machine) -> u8 {
             ServerNonInviteState::Terminated => 0,
         },
         Machine::ServerInvite(t) => match t.state() {
-            ServerInviteState::Proceeding | ServerInviteState::Accepted => 2,
+            ServerInviteState::Proceeding => 2,
+            ServerInviteState::Accepted => 2 * u8::from(keep_accepted),
             ServerInviteState::Completed => 1,
             ServerInviteState::Confirmed | ServerInviteState::Terminated => 0,
         },
@@ -295,7 +301,8 @@ impl Endpoint<'_> {
         let Some(t) = self.table.get(id).copied() else {
             return;
         };
-        let (need_req, need_resp) = needs(&t.machine);
+        let keep = self.config.keep_accepted;
+        let (need_req, need_resp) = needs(&t.machine, keep);
         let (queued_req, queued_resp) = self.queued_parts(id);
         let mut nt = t;
         if t.request != NO_REGION && !need_req && !queued_req {
@@ -309,7 +316,7 @@ impl Endpoint<'_> {
             nt.response_len = 0;
         }
         let held = u8::from(nt.request != NO_REGION) + u8::from(nt.response != NO_REGION);
-        nt.reserved = budget(&t.machine).saturating_sub(held);
+        nt.reserved = budget(&t.machine, keep).saturating_sub(held);
         self.reserved =
             (self.reserved + usize::from(nt.reserved)).saturating_sub(usize::from(t.reserved));
         if let Some(slot) = self.table.get_mut(id) {

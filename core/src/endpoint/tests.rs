@@ -316,3 +316,45 @@ fn client_invite_completed_rebuilds_the_ack() {
     assert_eq!(ep.regions_in_use(), 1);
     assert_eq!(ep.stats().rejected_full, 0);
 }
+
+/// `keep_accepted: false` (a proxy): a client INVITE answered 2xx keeps no bytes in
+/// Accepted, yet a retransmitted 2xx is still delivered (for the proxy to pass on).
+#[test]
+fn accepted_invite_keeps_no_bytes_for_a_proxy() {
+    let mut slots: Vec<Slot<Tx>> = (0..2).map(|_| Slot::default()).collect();
+    let mut arena = std::vec![0u8; Endpoint::arena_len(2, M)];
+    let cfg = Config {
+        keep_accepted: false,
+        ..config()
+    };
+    let mut ep = Endpoint::new(cfg, &mut slots[..], &mut arena[..]);
+    let now = Instant::from_millis(0);
+    let dest = Destination {
+        transport: Transport::Udp,
+        local: addr("192.0.2.2:5060"),
+        remote: addr("192.0.2.1:5060"),
+    };
+    let invite = RequestParts {
+        method: "INVITE",
+        ..options_to("sip:a@192.0.2.1")
+    };
+    ep.send_request(now, dest, &invite).unwrap();
+    let req = String::from_utf8(drain(&mut ep).sent[0].clone()).unwrap();
+    let mut ok = String::from("SIP/2.0 200 OK\r\n");
+    for line in req.lines().skip(1) {
+        let l = line.to_ascii_lowercase();
+        if ["via:", "from:", "call-id:", "cseq:"]
+            .iter()
+            .any(|h| l.starts_with(h))
+        {
+            ok.push_str(line);
+            ok.push_str("\r\n");
+        }
+    }
+    ok.push_str("To: <sip:a@192.0.2.1>;tag=x1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(receive(&mut ep, now, ok.as_bytes()).responses.len(), 1);
+    assert_eq!(ep.regions_in_use(), 0, "Accepted keeps nothing");
+    let again = receive(&mut ep, now + Duration::from_millis(500), ok.as_bytes());
+    assert_eq!(again.responses.len(), 1, "the retransmitted 2xx still goes up");
+    assert_eq!(ep.regions_in_use(), 0);
+}

@@ -90,6 +90,7 @@ impl Service {
             retry_after: 5,
             path_mtu: None,
             stateless: false,
+            keep_accepted: true,
         };
         let registrar = RegistrarConfig {
             domains: own,
@@ -123,7 +124,11 @@ impl Service {
         match config.mode {
             Mode::Stateful => Service::Stateful(Box::new(StatefulProxy::new(
                 proxy,
-                endpoint,
+                // The proxy passes later 2xx on by Via: Accepted INVITEs keep no bytes.
+                Config {
+                    keep_accepted: false,
+                    ..endpoint
+                },
                 config.transactions,
                 config.contexts,
                 locator,
