@@ -17,7 +17,8 @@
 //! "biloxi.example.com" = "127.0.0.1:5070"
 //!
 //! [capacity]
-//! transactions = 16384
+//! transactions = 131072
+//! regions = 262144           # message regions (default: two per transaction)
 //! contexts = 4096
 //! bindings = 100000
 //! max_message = 4096
@@ -78,6 +79,7 @@ struct Listen {
 #[serde(deny_unknown_fields)]
 struct Capacity {
     transactions: Option<usize>,
+    regions: Option<usize>,
     contexts: Option<usize>,
     bindings: Option<usize>,
     max_message: Option<usize>,
@@ -172,6 +174,9 @@ impl ConfigFile {
         }
         if let Some(c) = &self.capacity {
             set(&mut config.transactions, c.transactions);
+            if c.regions.is_some() {
+                config.regions = c.regions;
+            }
             set(&mut config.contexts, c.contexts);
             set(&mut config.bindings, c.bindings);
             set(&mut config.max_message, c.max_message);

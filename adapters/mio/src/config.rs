@@ -41,6 +41,11 @@ pub struct ServerConfig {
     pub hosts: Vec<(String, SocketAddr)>,
     /// Concurrent transactions (per worker).
     pub transactions: usize,
+    /// Message regions of `max_message` bytes shared by the transactions (per worker):
+    /// `None` is two per transaction, which never refuses a transaction the table could
+    /// take; fewer trade that for memory (a proxy's transactions hold one or none in the
+    /// states that last longest).
+    pub regions: Option<usize>,
     /// Concurrent proxied requests (response contexts, §16.7; per worker).
     pub contexts: usize,
     /// Registered bindings, in all.
@@ -85,6 +90,7 @@ impl Default for ServerConfig {
             record_route: true,
             hosts: Vec::new(),
             transactions: 131_072,
+            regions: None,
             contexts: 4_096,
             bindings: 100_000,
             max_message: 4_096,
@@ -149,6 +155,9 @@ impl ServerConfig {
         }
         if self.transactions == 0 {
             return err("capacity.transactions", "must be at least 1");
+        }
+        if self.regions.is_some_and(|r| r < 4) {
+            return err("capacity.regions", "must be at least 4");
         }
         if self.contexts == 0 {
             return err("capacity.contexts", "must be at least 1");

@@ -112,15 +112,11 @@ impl Service {
             location: location.clone(),
             hosts: Arc::new(config.hosts.clone()),
         };
-        let uas = || {
-            RegistrarUas::new(
-                endpoint,
-                config.transactions,
-                registrar,
-                location.clone(),
-                seed,
-            )
-        };
+        let capacity = (
+            config.transactions,
+            config.regions.unwrap_or(2 * config.transactions),
+        );
+        let uas = || RegistrarUas::new(endpoint, capacity, registrar, location.clone(), seed);
         match config.mode {
             Mode::Stateful => Service::Stateful(Box::new(StatefulProxy::new(
                 proxy,
@@ -129,7 +125,7 @@ impl Service {
                     keep_accepted: false,
                     ..endpoint
                 },
-                config.transactions,
+                capacity,
                 config.contexts,
                 locator,
                 registrar,

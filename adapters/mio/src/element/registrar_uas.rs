@@ -33,16 +33,17 @@ pub struct RegistrarUas {
 }
 
 impl RegistrarUas {
-    /// A registrar with `transactions` server transactions.
+    /// A registrar with `transactions` server transactions sharing `regions` message
+    /// regions.
     pub fn new(
         endpoint: Config,
-        transactions: usize,
+        (transactions, regions): (usize, usize),
         registrar: RegistrarConfig<'static>,
         location: SharedLocation,
         seed: u64,
     ) -> RegistrarUas {
         let slots: Vec<Slot<_>> = (0..transactions).map(|_| Slot::default()).collect();
-        let arena = vec![0u8; Endpoint::arena_len(transactions, endpoint.max_message)];
+        let arena = vec![0u8; Endpoint::arena_len_with_regions(regions, endpoint.max_message)];
         RegistrarUas {
             ep: Endpoint::new(endpoint, slots, arena),
             registrar: Registrar::new(registrar),

@@ -31,12 +31,13 @@ pub struct StatefulProxy {
 }
 
 impl StatefulProxy {
-    /// A proxy with `transactions` transactions and `contexts` response contexts.
+    /// A proxy with `transactions` transactions sharing `regions` message regions, and
+    /// `contexts` response contexts.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         config: ProxyConfig<'static>,
         endpoint: Config,
-        transactions: usize,
+        (transactions, regions): (usize, usize),
         contexts: usize,
         locator: ServerLocator,
         registrar: RegistrarConfig<'static>,
@@ -44,7 +45,7 @@ impl StatefulProxy {
         seed: u64,
     ) -> StatefulProxy {
         let slots: Vec<Slot<_>> = (0..transactions).map(|_| Slot::default()).collect();
-        let arena = vec![0u8; Endpoint::arena_len(transactions, endpoint.max_message)];
+        let arena = vec![0u8; Endpoint::arena_len_with_regions(regions, endpoint.max_message)];
         let ep = Endpoint::new(endpoint, slots, arena);
         let ctx: Vec<Context> = (0..contexts).map(|_| Context::default()).collect();
         let scratch = vec![0u8; 2 * endpoint.max_message];
