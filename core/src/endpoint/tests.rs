@@ -99,6 +99,23 @@ fn options_to(uri: &str) -> RequestParts<'_> {
     }
 }
 
+/// A response to `req` (as sent to sip:a@192.0.2.1) with this status, To tag `x1`.
+fn response_to(req: &str, status: &str) -> String {
+    let mut resp = format!("SIP/2.0 {status}\r\n");
+    for line in req.lines().skip(1) {
+        let l = line.to_ascii_lowercase();
+        if ["via:", "from:", "call-id:", "cseq:"]
+            .iter()
+            .any(|h| l.starts_with(h))
+        {
+            resp.push_str(line);
+            resp.push_str("\r\n");
+        }
+    }
+    resp.push_str("To: <sip:a@192.0.2.1>;tag=x1\r\nContent-Length: 0\r\n\r\n");
+    resp
+}
+
 fn config() -> Config {
     Config {
         max_message: M,
@@ -291,18 +308,7 @@ fn client_invite_completed_rebuilds_the_ack() {
     ep.send_request(now, dest, &invite).unwrap();
     let sent = drain(&mut ep).sent;
     let req = String::from_utf8(sent[0].clone()).unwrap();
-    let mut resp = String::from("SIP/2.0 486 Busy Here\r\n");
-    for line in req.lines().skip(1) {
-        let l = line.to_ascii_lowercase();
-        if ["via:", "from:", "call-id:", "cseq:"]
-            .iter()
-            .any(|h| l.starts_with(h))
-        {
-            resp.push_str(line);
-            resp.push_str("\r\n");
-        }
-    }
-    resp.push_str("To: <sip:a@192.0.2.1>;tag=x1\r\nContent-Length: 0\r\n\r\n");
+    let resp = response_to(&req, "486 Busy Here");
     let d = receive(&mut ep, now, resp.as_bytes());
     assert_eq!(d.responses.len(), 1);
     assert_eq!(d.sent.len(), 1);
@@ -340,18 +346,7 @@ fn accepted_invite_keeps_no_bytes_for_a_proxy() {
     };
     ep.send_request(now, dest, &invite).unwrap();
     let req = String::from_utf8(drain(&mut ep).sent[0].clone()).unwrap();
-    let mut ok = String::from("SIP/2.0 200 OK\r\n");
-    for line in req.lines().skip(1) {
-        let l = line.to_ascii_lowercase();
-        if ["via:", "from:", "call-id:", "cseq:"]
-            .iter()
-            .any(|h| l.starts_with(h))
-        {
-            ok.push_str(line);
-            ok.push_str("\r\n");
-        }
-    }
-    ok.push_str("To: <sip:a@192.0.2.1>;tag=x1\r\nContent-Length: 0\r\n\r\n");
+    let ok = response_to(&req, "200 OK");
     assert_eq!(receive(&mut ep, now, ok.as_bytes()).responses.len(), 1);
     assert_eq!(ep.regions_in_use(), 0, "Accepted keeps nothing");
     let again = receive(&mut ep, now + Duration::from_millis(500), ok.as_bytes());
