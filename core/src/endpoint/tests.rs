@@ -350,6 +350,10 @@ fn accepted_invite_keeps_no_bytes_for_a_proxy() {
     assert_eq!(receive(&mut ep, now, ok.as_bytes()).responses.len(), 1);
     assert_eq!(ep.regions_in_use(), 0, "Accepted keeps nothing");
     let again = receive(&mut ep, now + Duration::from_millis(500), ok.as_bytes());
-    assert_eq!(again.responses.len(), 1, "the retransmitted 2xx still goes up");
+    assert_eq!(
+        again.responses.len(),
+        1,
+        "the retransmitted 2xx still goes up"
+    );
     assert_eq!(ep.regions_in_use(), 0);
 }
