@@ -1417,3 +1417,58 @@ fn timer_c_cancels_a_branch_that_rings_too_long() {
             }
         )));
 }
+
+/// The proxy as a UAS for what is addressed to the server itself: OPTIONS with no user part
+/// and no Route is answered 200 with Allow (§11.2), and a REGISTER to the proxy's own
+/// address (not its domain name) goes to the registrar.
+#[test]
+fn options_and_register_addressed_to_the_proxys_own_address() {
+    let mut sim = Sim::new(12);
+    let mut peer = ScriptedPeer::new(addr("192.0.2.30:5060"));
+    peer.send_at(
+        Instant::ZERO,
+        Transport::Udp,
+        addr(ATLANTA),
+        "OPTIONS sip:192.0.2.1:5060 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKopt1\r\n\
+Max-Forwards: 70\r\nTo: <sip:192.0.2.1:5060>\r\nFrom: <sip:c@chicago.example.com>;tag=1\r\n\
+Call-ID: opt1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
+    );
+    peer.send_at(
+        Instant::from_millis(50),
+        Transport::Udp,
+        addr(ATLANTA),
+        "REGISTER sip:192.0.2.1 SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKreg1\r\n\
+Max-Forwards: 70\r\nTo: <sip:carol@192.0.2.1>\r\nFrom: <sip:carol@192.0.2.1>;tag=2\r\n\
+Call-ID: reg1\r\nCSeq: 1 REGISTER\r\nContact: <sip:carol@192.0.2.30>\r\nContent-Length: 0\r\n\r\n",
+    );
+    let c = sim.add_node("carol", Box::new(peer));
+    sim.add_node(
+        "atlanta",
+        Box::new(proxy(
+            ATLANTA,
+            &["atlanta.example.com"],
+            false,
+            Forking::Parallel,
+            &[],
+        )),
+    );
+    sim.default_link(LinkConfig::with_latency(Duration::from_millis(5)));
+    sim.run_until(Instant::from_millis(200)).unwrap();
+    let got: Vec<String> = sim
+        .node::<ScriptedPeer>(c)
+        .received()
+        .iter()
+        .map(|(_, p)| String::from_utf8_lossy(&p.bytes).into_owned())
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got[0].starts_with("SIP/2.0 200 OK\r\n"), "{}", got[0]);
+    assert!(got[0].contains("\r\nCSeq: 1 OPTIONS\r\n"), "{}", got[0]);
+    assert!(got[0].contains("\r\nAllow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER"));
+    assert!(
+        got[0].contains("To: <sip:192.0.2.1:5060>;tag="),
+        "{}",
+        got[0]
+    );
+    assert!(got[1].starts_with("SIP/2.0 200 OK\r\n"), "{}", got[1]);
+    assert!(got[1].contains("\r\nCSeq: 1 REGISTER\r\n"), "{}", got[1]);
+}
