@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant as WallInstant};
 
@@ -29,6 +29,8 @@ const FIRST_CONNECTION: usize = 1024;
 const DATAGRAM: usize = 65_535;
 /// How often idle TCP connections are looked for.
 const SWEEP: Duration = Duration::from_secs(1);
+/// Messages one worker's mailbox holds before mail to it is dropped.
+const MAILBOX: usize = 65_536;
 /// Outputs taken from the element per input, at most (a bound on a misbehaving loop).
 const MAX_DRAIN: usize = 100_000;
 
@@ -66,16 +68,23 @@ enum Mail {
 struct Mesh {
     index: usize,
     inbox: Receiver<Mail>,
-    peers: Vec<(Sender<Mail>, Arc<Waker>)>,
+    peers: Vec<(SyncSender<Mail>, Arc<Waker>)>,
     /// Workers sent mail since they were last woken.
     to_wake: Vec<bool>,
 }
 
 impl Mesh {
+    /// Posts mail to a worker; a full mailbox drops it, as a congested network drops a
+    /// datagram (the sender's transaction layer retransmits), rather than growing.
     fn post(&mut self, to: usize, mail: Mail) {
         if let Some((tx, _)) = self.peers.get(to) {
-            if tx.send(mail).is_ok() {
-                self.to_wake[to] = true;
+            match tx.try_send(mail) {
+                Ok(()) => self.to_wake[to] = true,
+                Err(TrySendError::Full(_)) => {
+                    self.to_wake[to] = true;
+                    tracing::warn!(worker = to, "mailbox full: message dropped");
+                }
+                Err(TrySendError::Disconnected(_)) => {}
             }
         }
     }
@@ -540,9 +549,9 @@ impl Server {
             let poll = Poll::new()?;
             let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
             polls.push((poll, waker));
-            mailboxes.push(mpsc::channel::<Mail>());
+            mailboxes.push(mpsc::sync_channel::<Mail>(MAILBOX));
         }
-        let peers: Vec<(Sender<Mail>, Arc<Waker>)> = mailboxes
+        let peers: Vec<(SyncSender<Mail>, Arc<Waker>)> = mailboxes
             .iter()
             .zip(&polls)
             .map(|((tx, _), (_, w))| (tx.clone(), w.clone()))
