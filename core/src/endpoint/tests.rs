@@ -99,6 +99,21 @@ fn options_to(uri: &str) -> RequestParts<'_> {
     }
 }
 
+/// Sends an INVITE to sip:a@192.0.2.1 and returns it as sent.
+fn send_invite(ep: &mut Endpoint<'_>, now: Instant) -> String {
+    let dest = Destination {
+        transport: Transport::Udp,
+        local: addr("192.0.2.2:5060"),
+        remote: addr("192.0.2.1:5060"),
+    };
+    let invite = RequestParts {
+        method: "INVITE",
+        ..options_to("sip:a@192.0.2.1")
+    };
+    ep.send_request(now, dest, &invite).unwrap();
+    String::from_utf8(drain(ep).sent[0].clone()).unwrap()
+}
+
 /// A response to `req` (as sent to sip:a@192.0.2.1) with this status, To tag `x1`.
 fn response_to(req: &str, status: &str) -> String {
     let mut resp = format!("SIP/2.0 {status}\r\n");
@@ -296,18 +311,7 @@ fn client_invite_completed_rebuilds_the_ack() {
     let mut arena = std::vec![0u8; Endpoint::arena_len_with_regions(2, M)];
     let mut ep = Endpoint::new(config(), &mut slots[..], &mut arena[..]);
     let now = Instant::from_millis(0);
-    let dest = Destination {
-        transport: Transport::Udp,
-        local: addr("192.0.2.2:5060"),
-        remote: addr("192.0.2.1:5060"),
-    };
-    let invite = RequestParts {
-        method: "INVITE",
-        ..options_to("sip:a@192.0.2.1")
-    };
-    ep.send_request(now, dest, &invite).unwrap();
-    let sent = drain(&mut ep).sent;
-    let req = String::from_utf8(sent[0].clone()).unwrap();
+    let req = send_invite(&mut ep, now);
     let resp = response_to(&req, "486 Busy Here");
     let d = receive(&mut ep, now, resp.as_bytes());
     assert_eq!(d.responses.len(), 1);
@@ -335,17 +339,7 @@ fn accepted_invite_keeps_no_bytes_for_a_proxy() {
     };
     let mut ep = Endpoint::new(cfg, &mut slots[..], &mut arena[..]);
     let now = Instant::from_millis(0);
-    let dest = Destination {
-        transport: Transport::Udp,
-        local: addr("192.0.2.2:5060"),
-        remote: addr("192.0.2.1:5060"),
-    };
-    let invite = RequestParts {
-        method: "INVITE",
-        ..options_to("sip:a@192.0.2.1")
-    };
-    ep.send_request(now, dest, &invite).unwrap();
-    let req = String::from_utf8(drain(&mut ep).sent[0].clone()).unwrap();
+    let req = send_invite(&mut ep, now);
     let ok = response_to(&req, "200 OK");
     assert_eq!(receive(&mut ep, now, ok.as_bytes()).responses.len(), 1);
     assert_eq!(ep.regions_in_use(), 0, "Accepted keeps nothing");
