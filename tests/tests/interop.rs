@@ -7,6 +7,7 @@
 //! where a missing peer fails it.
 
 use std::net::{SocketAddr, UdpSocket};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread::JoinHandle;
@@ -91,20 +92,23 @@ fn serve(port: u16) -> Running {
 struct Peer(Child);
 
 impl Drop for Peer {
-    /// SIGTERM first, so that a peer with children (Kamailio) takes them down with it;
-    /// SIGKILL if it is still there after two seconds.
+    /// SIGTERM to the peer's whole process group (it was started as a group leader, so
+    /// Kamailio's children are in it), then SIGKILL to the group for whatever is left after
+    /// two seconds: no peer outlives its test and holds a port.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.0.id().to_string()])
-            .status();
+        let group = format!("-{}", self.0.id());
+        let signal = |sig: &str| {
+            let _ = Command::new("kill").args([sig, "--", &group]).status();
+        };
+        signal("-TERM");
         let deadline = Instant::now() + Duration::from_secs(2);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.0.kill();
+        signal("-KILL");
         let _ = self.0.wait();
     }
 }
@@ -144,7 +148,8 @@ impl SippRun {
 
 fn sipp_command(dir: &Path, args: &[&str]) -> Command {
     let mut c = Command::new("sipp");
-    c.current_dir(dir)
+    c.process_group(0)
+        .current_dir(dir)
         .args(args)
         .args([
             "-nostdin",
@@ -426,6 +431,7 @@ fn kamailio(dir: &Path, port: u16) -> Peer {
     let listen = format!("127.0.0.1:{port}");
     let peer = Peer(
         Command::new("kamailio")
+            .process_group(0)
             .args([
                 "-f",
                 KAMAILIO_CFG,
