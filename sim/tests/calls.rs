@@ -599,6 +599,35 @@ Call-ID: opt-1\r\nCSeq: 1 OPTIONS\r\nAccept: application/sdp\r\nContent-Length: 
     assert!(got.contains("\r\nSupported: \r\n"), "{got}");
 }
 
+#[test]
+fn options_from_the_ua_reports_the_status_and_times_out_as_408() {
+    let mut p = pair(9, 0.0, Answer::Now);
+    let now = p.sim.now();
+    let (to_bob, to_nobody) = p.alice().command(now, |ua, _| {
+        let a = ua.options(now, "sip:bob@192.0.2.20:5060").unwrap();
+        let b = ua.options(now, "sip:nobody@192.0.2.99:5060").unwrap();
+        // §11: at most OPTIONS_PENDING outstanding; a third is a clean error.
+        assert_eq!(
+            ua.options(now, "sip:bob@192.0.2.20:5060"),
+            Err(sipwire_core::ua::UaError::TooManyCalls)
+        );
+        (a, b)
+    });
+    p.run_for(40);
+    let answered: Vec<_> = p
+        .alice()
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            UaEvent::OptionsAnswered { tx, code } => Some((*tx, *code)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(answered, [(to_bob, 200), (to_nobody, 408)]);
+    assert_eq!(p.flow()[..2], ["alice->bob OPTIONS", "bob->alice 200 OK"]);
+    assert_eq!(p.alice().ua().endpoint().transactions(), 0);
+}
+
 // ------------------------------------------------------------------ forking
 
 /// A fork emulator: answers the INVITE as two UASs behind a proxy would look to the caller:

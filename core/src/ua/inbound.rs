@@ -228,6 +228,9 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         bytes: &[u8],
     ) {
         let Some(code) = msg.status() else { return };
+        if self.on_options_outcome(tx, code) {
+            return;
+        }
         if self.registration_tx == Some(tx) {
             if code >= 200 {
                 self.registration_tx = None;
@@ -442,6 +445,9 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     }
 
     fn on_tx_timeout(&mut self, _now: Instant, tx: TransactionId) {
+        if self.on_options_outcome(tx, 408) {
+            return;
+        }
         if self.registration_tx == Some(tx) {
             self.registration_tx = None;
             let e = self.registration.on_transport_timeout(_now);

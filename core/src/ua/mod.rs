@@ -8,10 +8,12 @@
 
 mod call;
 mod inbound;
+mod options;
 mod outbound;
 pub mod register;
 
 pub use call::{Call, CallId, CallState, EndReason, Role, MAX_FORKS, SDP_MAX, SDP_STORE};
+pub use options::OPTIONS_PENDING;
 
 use core::net::SocketAddr;
 
@@ -76,6 +78,13 @@ pub enum UaEvent {
     },
     /// What happened to the registration.
     Registration(register::RegistrationEvent),
+    /// Our OPTIONS ([`UserAgent::options`]) got its final status (408: no answer).
+    OptionsAnswered {
+        /// The transaction `options` returned.
+        tx: TransactionId,
+        /// The final status.
+        code: u16,
+    },
     /// A target's host is a name (RFC 3263): resolve it and hand the answer back with
     /// [`UserAgent::resolved`]; the INVITE waits meanwhile.
     Resolve(crate::dns::ResolveQuery),
@@ -164,6 +173,7 @@ pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = D
     registration_tx: Option<TransactionId>,
     registrar: Option<(SocketAddr, u32)>,
     next_query: u32,
+    options_tx: [Option<TransactionId>; OPTIONS_PENDING],
 }
 
 /// Where a message the UA handles came from in the endpoint.
@@ -227,6 +237,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             registration_tx: None,
             registrar: None,
             next_query: 1,
+            options_tx: [None; OPTIONS_PENDING],
         })
     }
 

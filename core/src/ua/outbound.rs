@@ -654,7 +654,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
 
     /// §8.1.2: the outbound proxy if configured, else the URI's host, which must be an
     /// address (DNS is the proxy layer's, RFC 3263).
-    fn dest_for_uri(&self, uri: &str) -> Result<Destination, UaError> {
+    pub(super) fn dest_for_uri(&self, uri: &str) -> Result<Destination, UaError> {
         if let Some(p) = self.config.outbound_proxy {
             return Ok(self.dest_to(p));
         }
@@ -711,7 +711,7 @@ fn send_ack_for<const N: usize>(
     Ok(())
 }
 
-fn placeholder_via() -> SentBy<'static> {
+pub(super) fn placeholder_via() -> SentBy<'static> {
     // The endpoint writes the real Via (sent-by, branch) when it sends.
     SentBy {
         transport: "UDP",

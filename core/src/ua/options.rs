@@ -1,0 +1,86 @@
+//! OPTIONS sent by the UA (§11.1): ask a peer or a server what it supports, or only whether
+//! it answers. The answer's status arrives as [`UaEvent::OptionsAnswered`].
+
+use super::outbound::placeholder_via;
+use super::{concat_into, UaError, UaEvent, UserAgent};
+use crate::endpoint::TransactionId;
+use crate::message::builder::{Address, RequestParts};
+use crate::rand::Token;
+use crate::time::Instant;
+
+/// How many OPTIONS requests may be outstanding at once.
+pub const OPTIONS_PENDING: usize = 2;
+
+impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
+    /// Sends OPTIONS to `target` (a SIP URI with an address host, or any URI when an outbound
+    /// proxy is set), outside any dialog (§11.1): its own Call-ID and From tag, `Accept:
+    /// application/sdp`. The final status arrives as [`UaEvent::OptionsAnswered`] with the
+    /// returned transaction (408 for no answer). [`UaError::TooManyCalls`] when
+    /// [`OPTIONS_PENDING`] are outstanding.
+    pub fn options(&mut self, now: Instant, target: &str) -> Result<TransactionId, UaError> {
+        let slot = self
+            .options_tx
+            .iter()
+            .position(Option::is_none)
+            .ok_or(UaError::TooManyCalls)?;
+        let dest = self.dest_for_uri(target)?;
+        let rng = self.ep.rng();
+        let (id_token, tag) = (Token::new(rng), Token::new(rng));
+        let mut buf = [0u8; 128];
+        let call_id = concat_into(
+            &mut buf,
+            &[
+                id_token.as_str().as_bytes(),
+                b"@",
+                self.config.domain.as_bytes(),
+            ],
+        )
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .ok_or(UaError::BadInput)?;
+        let route = [self.names.str(self.proxy_route)];
+        let accept = [("Accept", &b"application/sdp"[..])];
+        let parts = RequestParts {
+            method: "OPTIONS",
+            request_uri: target,
+            via: placeholder_via(),
+            max_forwards: 70,
+            to: Address {
+                display: None,
+                uri: target,
+                tag: None,
+            },
+            from: Address {
+                display: self.config.display_name,
+                uri: self.names.str(self.aor),
+                tag: Some(tag.as_str()),
+            },
+            call_id,
+            cseq: 1,
+            contact: Some(self.names.str(self.contact)),
+            route: if self.config.outbound_proxy.is_some() {
+                &route
+            } else {
+                &[]
+            },
+            extra: &accept,
+            content_type: None,
+            body: b"",
+        };
+        let tx = self.ep.send_request(now, dest, &parts)?;
+        self.options_tx[slot] = Some(tx);
+        Ok(tx)
+    }
+
+    /// A final response to, or the timeout of, one of our OPTIONS; `false` if `tx` is not
+    /// one.
+    pub(super) fn on_options_outcome(&mut self, tx: TransactionId, code: u16) -> bool {
+        let Some(slot) = self.options_tx.iter().position(|t| *t == Some(tx)) else {
+            return false;
+        };
+        if code >= 200 {
+            self.options_tx[slot] = None;
+            self.emit(UaEvent::OptionsAnswered { tx, code });
+        }
+        true
+    }
+}
