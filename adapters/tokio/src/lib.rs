@@ -1,3 +1,20 @@
 //! sipwire on tokio: an async SIP user agent over the sans-IO core.
+//!
+//! - [`UserAgent`]: register with a registrar (kept refreshed), place calls, receive them,
+//!   hold and resume with re-INVITEs, hang up, send OPTIONS; each call reports ringing,
+//!   early media, the answer with the negotiated codec, and its end.
+//!
+//! The core does the protocol (RFC 3261 transactions, dialogs, offer/answer per RFC 3264);
+//! this crate does the sockets, the clock and the waiting. UDP only for now.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod clock;
+pub mod media;
+mod ua;
+
+pub use media::{Media, MediaConfig};
+pub use sipwire_core::sdp::{Codec, Direction};
+pub use sipwire_core::ua::register::RegistrationEvent;
+pub use sipwire_core::ua::{CallId, EndReason};
+pub use ua::{Call, CallEvent, Config, Error, IncomingCall, Offer, Registration, UserAgent};

@@ -281,6 +281,12 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         self.call(call).map_or(0, |c| c.fork_count)
     }
 
+    /// The call's initial INVITE as received (an incoming call, to read its From, To and
+    /// headers) or as sent (an outgoing one), while its transaction keeps it.
+    pub fn invite_request(&self, call: CallId) -> Option<&[u8]> {
+        self.ep.request_bytes(self.call(call)?.invite_tx?)
+    }
+
     /// The call's dialog, once it has one.
     pub fn dialog(&self, call: CallId) -> Option<&crate::dialog::Dialog<T>> {
         self.call(call)?.dialog.as_ref()
@@ -503,6 +509,15 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     ) -> Result<(), UaError> {
         self.registrar = Some((registrar, expires));
         self.send_register(now, RegisterKind::Add)
+    }
+
+    /// Stops registering: no refresh or retry is sent any more, and an outstanding
+    /// REGISTER's answer is ignored. A binding in place stays at the registrar until it
+    /// expires; [`unregister`](Self::unregister) first to remove it.
+    pub fn stop_registration(&mut self) {
+        self.registrar = None;
+        self.registration_tx = None;
+        self.registration = register::Registration::new(self.ep.rng());
     }
 
     /// Removes our binding (§10.2.2).

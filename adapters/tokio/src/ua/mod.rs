@@ -1,0 +1,254 @@
+//! The user agent: a handle to a task that owns the sans-IO core's
+//! [`UserAgent`](sipwire_core::ua::UserAgent) and its UDP socket.
+//!
+//! Every handle ([`UserAgent`], [`Call`], [`IncomingCall`], [`Registration`]) only sends
+//! commands to that task and reads what it reports, so cancelling a future never leaves the
+//! protocol half done: the task keeps running the core, which finishes each transaction
+//! (CANCEL, BYE, retransmissions, timers) on its own. Dropping a [`Call`] hangs it up,
+//! dropping an [`IncomingCall`] declines it (603), dropping a [`Registration`] removes the
+//! binding, and when the last handle is gone the task hangs up what is left and stops.
+
+mod call;
+mod driver;
+mod registration;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use sipwire_core::transaction::TimerConfig;
+use sipwire_core::ua::{EndReason, UaError};
+use tokio::sync::{mpsc, oneshot, Mutex};
+
+pub use call::{Call, CallEvent, IncomingCall};
+pub use registration::Registration;
+
+use crate::media::MediaConfig;
+use driver::Command;
+
+/// Who the user agent is and where it listens.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The UDP address to bind (port 0: any free port).
+    pub bind: SocketAddr,
+    /// The address written in Via and Contact; `None`: the bound one, which must then not be
+    /// a wildcard (0.0.0.0 or ::).
+    pub advertise: Option<SocketAddr>,
+    /// Our user name: the AOR is `sip:user@domain`.
+    pub user: String,
+    /// Our domain.
+    pub domain: String,
+    /// The display name written in From.
+    pub display_name: Option<String>,
+    /// An outbound proxy (§8.1.2): every request out of a dialog goes there.
+    pub outbound_proxy: Option<SocketAddr>,
+    /// Our media: the RTP address and port, and the codecs offered and accepted.
+    pub media: MediaConfig,
+    /// Calls at once (a call beyond is answered 486 Busy Here, or refused locally).
+    pub calls: usize,
+    /// Transactions at once (a request beyond is answered 503).
+    pub transactions: usize,
+    /// The largest message, in bytes.
+    pub max_message: usize,
+    /// T1, T2, T4 and the other timers of §17.
+    pub timers: TimerConfig,
+    /// Seeds tags, Call-IDs and branches (`None`: from the clock).
+    pub seed: Option<u64>,
+}
+
+impl Config {
+    /// `sip:user@domain` on 127.0.0.1, any free port, default media.
+    pub fn new(user: &str, domain: &str) -> Config {
+        Config {
+            bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            advertise: None,
+            user: user.to_owned(),
+            domain: domain.to_owned(),
+            display_name: None,
+            outbound_proxy: None,
+            media: MediaConfig::default(),
+            calls: 8,
+            transactions: 64,
+            max_message: 4096,
+            timers: TimerConfig::default(),
+            seed: None,
+        }
+    }
+}
+
+/// What a call offers in its INVITE.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Offer {
+    /// An offer written from [`Config::media`].
+    #[default]
+    Auto,
+    /// This session description.
+    Sdp(Vec<u8>),
+    /// No offer: the 2xx carries the peer's and the ACK our answer (RFC 3261 §13.2.1).
+    None,
+}
+
+/// Why an operation failed.
+#[non_exhaustive]
+#[derive(Debug)]
+pub enum Error {
+    /// The socket could not be bound or used.
+    Io(std::io::Error),
+    /// The configuration cannot work; the message says what to change.
+    Config(String),
+    /// The core refused the command.
+    Ua(UaError),
+    /// The request was answered with this final status (a rejected call, a refused
+    /// re-INVITE, a failed REGISTER, an OPTIONS error; 408: no answer).
+    Status(u16),
+    /// The call ended first.
+    Ended(EndReason),
+    /// The offer could not be answered (no common codec): the call was refused with 488.
+    NotAcceptable,
+    /// The user agent's task has stopped.
+    Closed,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "socket: {e}"),
+            Error::Config(m) => write!(f, "configuration: {m}"),
+            Error::Ua(e) => write!(f, "{e}"),
+            Error::Status(code) => write!(f, "answered {code}"),
+            Error::Ended(reason) => write!(f, "the call ended ({reason:?})"),
+            Error::NotAcceptable => f.write_str("no common codec (answered 488)"),
+            Error::Closed => f.write_str("the user agent has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<UaError> for Error {
+    fn from(e: UaError) -> Self {
+        Error::Ua(e)
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+
+/// A SIP user agent on tokio: register, place and receive calls, send OPTIONS. Cheap to
+/// clone; the task behind it runs until the last handle (of any kind) is dropped.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), sipwire_tokio::Error> {
+/// use sipwire_tokio::{Config, Offer, UserAgent};
+/// let ua = UserAgent::bind(Config::new("alice", "example.com")).await?;
+/// let mut call = ua.call("sip:bob@127.0.0.1:5062", Offer::Auto).await?;
+/// let media = call.answered().await?;
+/// println!("talking, {}", media.codec.name);
+/// call.hangup().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct UserAgent {
+    commands: mpsc::UnboundedSender<Command>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    local: SocketAddr,
+    aor: String,
+    incoming: Mutex<mpsc::Receiver<IncomingCall>>,
+    listening: Arc<AtomicBool>,
+}
+
+impl UserAgent {
+    /// Binds the UDP socket and starts the user agent's task on the current tokio runtime.
+    pub async fn bind(config: Config) -> Result<UserAgent, Error> {
+        let (commands, rx) = mpsc::unbounded_channel();
+        let listening = Arc::new(AtomicBool::new(false));
+        let (driver, incoming, local, aor) =
+            driver::Driver::bind(config, rx, commands.downgrade(), listening.clone()).await?;
+        tokio::spawn(driver.run());
+        Ok(UserAgent {
+            commands,
+            shared: Arc::new(Shared {
+                local,
+                aor,
+                incoming: Mutex::new(incoming),
+                listening,
+            }),
+        })
+    }
+
+    /// The address in our Via and Contact.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local
+    }
+
+    /// Our address-of-record, `sip:user@domain`.
+    pub fn aor(&self) -> &str {
+        &self.shared.aor
+    }
+
+    async fn ask<R>(&self, make: impl FnOnce(oneshot::Sender<R>) -> Command) -> Result<R, Error> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(make(tx)).map_err(|_| Error::Closed)?;
+        rx.await.map_err(|_| Error::Closed)
+    }
+
+    /// Registers our AOR with `registrar` for `expires` seconds (§10.2), and keeps it
+    /// refreshed. Returns when the first REGISTER is answered: the registration (its events
+    /// report refreshes and failures; dropping it removes the binding), or the failure (and
+    /// then nothing more is sent).
+    pub async fn register(
+        &self,
+        registrar: SocketAddr,
+        expires: u32,
+    ) -> Result<Registration, Error> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let granted = self
+            .ask(|reply| Command::Register {
+                registrar,
+                expires,
+                events: events_tx,
+                reply,
+            })
+            .await??;
+        Ok(Registration::new(self.commands.clone(), events, granted))
+    }
+
+    /// Calls `target` (a SIP URI). Returns once the INVITE is on its way; the call's events
+    /// (ringing, answered, ended) come from [`Call::next_event`] or [`Call::answered`].
+    pub async fn call(&self, target: &str, offer: Offer) -> Result<Call, Error> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let (id, info) = self
+            .ask(|reply| Command::Call {
+                target: target.to_owned(),
+                offer,
+                events: events_tx,
+                reply,
+            })
+            .await??;
+        Ok(Call::new(id, self.commands.clone(), events, info))
+    }
+
+    /// The next incoming call; `None` once the task has stopped. Until this is first
+    /// called, incoming calls are declined with 480 Temporarily Unavailable; from then on
+    /// they wait here (ringing only when [`IncomingCall::ring`] says so).
+    pub async fn next_incoming(&self) -> Option<IncomingCall> {
+        self.shared.listening.store(true, Ordering::Release);
+        self.shared.incoming.lock().await.recv().await
+    }
+
+    /// Sends OPTIONS to `target` (§11) and returns the final status (408: no answer).
+    pub async fn options(&self, target: &str) -> Result<u16, Error> {
+        self.ask(|reply| Command::Options {
+            target: target.to_owned(),
+            reply,
+        })
+        .await?
+    }
+}

@@ -1,0 +1,235 @@
+//! Two sipwire-tokio user agents over loopback UDP: a call answered, held and resumed,
+//! hung up from each side; a rejected call; OPTIONS; dropped handles and a cancelled
+//! future leave nothing behind.
+
+use std::time::Duration;
+
+use sipwire_tokio::{
+    CallEvent, Codec, Config, Direction, EndReason, Error, MediaConfig, Offer, UserAgent,
+};
+use tokio::time::timeout;
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn ua(user: &str, codecs: Vec<Codec>) -> UserAgent {
+    let mut c = Config::new(user, "example.test");
+    c.media = MediaConfig {
+        codecs,
+        ..MediaConfig::default()
+    };
+    UserAgent::bind(c).await.expect("bind on loopback")
+}
+
+fn uri(ua: &UserAgent, user: &str) -> String {
+    format!("sip:{user}@{}", ua.local_addr())
+}
+
+#[tokio::test]
+async fn call_answered_held_resumed_and_hung_up_by_the_caller() {
+    let alice = ua(
+        "alice",
+        vec![Codec::PCMU, Codec::PCMA, Codec::TELEPHONE_EVENT],
+    )
+    .await;
+    let bob = ua("bob", vec![Codec::PCMA, Codec::TELEPHONE_EVENT]).await;
+    let target = uri(&bob, "bob");
+    let bob_side = tokio::spawn({
+        let bob = bob.clone();
+        async move {
+            let incoming = bob.next_incoming().await.expect("a call");
+            assert_eq!(incoming.from(), "sip:alice@example.test");
+            assert!(incoming.offer().is_some());
+            incoming.ring().await.unwrap();
+            let mut call = incoming.answer().await.unwrap();
+            let mut events = Vec::new();
+            loop {
+                let e = call.next_event().await.expect("events until the end");
+                let end = matches!(e, CallEvent::Ended { .. });
+                events.push(e);
+                if end {
+                    return events;
+                }
+            }
+        }
+    });
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let first = timeout(LIMIT, call.next_event()).await.unwrap();
+    assert_eq!(
+        first,
+        Some(CallEvent::Ringing {
+            code: 180,
+            early_media: false
+        })
+    );
+    let media = timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    // Bob only has PCMA: the answer keeps Alice's order restricted to it (RFC 3264 §6.1).
+    assert_eq!(media.codec, Codec::PCMA);
+    assert_eq!(media.payload_type, 8);
+    assert!(media.telephone_event.is_some());
+    assert_eq!(media.direction, Direction::SendRecv);
+    let held = timeout(LIMIT, call.hold()).await.unwrap().unwrap();
+    assert_eq!(held.direction, Direction::SendOnly);
+    let resumed = timeout(LIMIT, call.resume()).await.unwrap().unwrap();
+    assert_eq!(resumed.direction, Direction::SendRecv);
+    let reason = timeout(LIMIT, call.hangup()).await.unwrap().unwrap();
+    assert_eq!(reason, EndReason::LocalBye);
+    let bob_events = timeout(LIMIT, bob_side).await.unwrap().unwrap();
+    let reinvites: Vec<_> = bob_events
+        .iter()
+        .filter_map(|e| match e {
+            CallEvent::Reinvited { media } => Some(media.map(|m| m.direction)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reinvites,
+        [Some(Direction::RecvOnly), Some(Direction::SendRecv)]
+    );
+    assert_eq!(bob_events.first(), Some(&CallEvent::Confirmed));
+    assert_eq!(
+        bob_events.last(),
+        Some(&CallEvent::Ended {
+            reason: EndReason::RemoteBye
+        })
+    );
+}
+
+#[tokio::test]
+async fn callee_hangs_up_and_holds() {
+    let alice = ua("alice", vec![Codec::PCMU]).await;
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let target = uri(&bob, "bob");
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    let mut bobs = incoming.answer().await.unwrap();
+    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    // Bob's side waits for the ACK, then holds Alice.
+    assert_eq!(
+        timeout(LIMIT, bobs.next_event()).await.unwrap(),
+        Some(CallEvent::Confirmed)
+    );
+    let held = timeout(LIMIT, bobs.hold()).await.unwrap().unwrap();
+    assert_eq!(held.direction, Direction::SendOnly);
+    assert_eq!(
+        timeout(LIMIT, call.next_event()).await.unwrap(),
+        Some(CallEvent::Reinvited {
+            media: call.media().filter(|m| m.direction == Direction::RecvOnly)
+        })
+    );
+    let resumed = timeout(LIMIT, bobs.resume()).await.unwrap().unwrap();
+    assert_eq!(resumed.direction, Direction::SendRecv);
+    assert_eq!(
+        timeout(LIMIT, bobs.hangup()).await.unwrap().unwrap(),
+        EndReason::LocalBye
+    );
+    assert_eq!(
+        timeout(LIMIT, call.ended()).await.unwrap(),
+        EndReason::RemoteBye
+    );
+}
+
+#[tokio::test]
+async fn rejected_call_and_no_common_codec() {
+    let alice = ua("alice", vec![Codec::G729]).await;
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let target = uri(&bob, "bob");
+    // Bob answers with his codecs: nothing in common → 488, the caller sees Rejected(488).
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    assert!(matches!(incoming.answer().await, Err(Error::NotAcceptable)));
+    assert!(matches!(
+        timeout(LIMIT, call.answered()).await.unwrap(),
+        Err(Error::Ended(EndReason::Rejected(488)))
+    ));
+    // Busy.
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    incoming.reject(486).await.unwrap();
+    assert!(matches!(
+        timeout(LIMIT, call.answered()).await.unwrap(),
+        Err(Error::Ended(EndReason::Rejected(486)))
+    ));
+}
+
+#[tokio::test]
+async fn a_ua_not_taking_calls_declines_them_480() {
+    let alice = ua("alice", vec![Codec::PCMU]).await;
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let mut call = alice.call(&uri(&bob, "bob"), Offer::Auto).await.unwrap();
+    assert!(matches!(
+        timeout(LIMIT, call.answered()).await.unwrap(),
+        Err(Error::Ended(EndReason::Rejected(480)))
+    ));
+}
+
+#[tokio::test]
+async fn late_offer_call_is_answered_in_the_ack() {
+    let alice = ua("alice", vec![Codec::PCMA]).await;
+    let bob = ua("bob", vec![Codec::PCMU, Codec::PCMA]).await;
+    let mut call = alice.call(&uri(&bob, "bob"), Offer::None).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    assert!(incoming.offer().is_none());
+    let mut bobs = incoming.answer().await.unwrap();
+    let media = timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    assert_eq!(media.codec, Codec::PCMA);
+    assert_eq!(
+        timeout(LIMIT, bobs.next_event()).await.unwrap(),
+        Some(CallEvent::Confirmed)
+    );
+    assert_eq!(bobs.media().map(|m| m.codec), Some(Codec::PCMA));
+}
+
+#[tokio::test]
+async fn options_answered_200_and_408_without_a_peer() {
+    let mut c = Config::new("alice", "example.test");
+    c.timers.t1 = Duration::from_millis(20);
+    let alice = UserAgent::bind(c).await.unwrap();
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    assert_eq!(alice.options(&uri(&bob, "bob")).await.unwrap(), 200);
+    // Nobody at this port: Timer F (64·T1) → 408.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let target = format!("sip:x@{}", silent.local_addr().unwrap());
+    assert_eq!(
+        timeout(LIMIT, alice.options(&target))
+            .await
+            .unwrap()
+            .unwrap(),
+        408
+    );
+}
+
+#[tokio::test]
+async fn dropping_handles_hangs_up_and_cancelled_futures_leave_nothing() {
+    let alice = ua("alice", vec![Codec::PCMU]).await;
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let target = uri(&bob, "bob");
+    // A call whose handle is dropped while ringing is cancelled (§9.1): Bob's side ends.
+    let call = alice.call(&target, Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    incoming.ring().await.unwrap();
+    // Let the 180 reach Alice so that the CANCEL may go (§9.1).
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    drop(call);
+    let mut waited = 0;
+    while incoming.end_reason().is_none() && waited < 100 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        waited += 1;
+    }
+    assert_eq!(incoming.end_reason(), Some(EndReason::Cancelled));
+    // A future waiting for an answer, cancelled by a timeout, then the handle dropped: the
+    // answered call is hung up with BYE.
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    assert!(timeout(Duration::from_millis(50), call.answered())
+        .await
+        .is_err());
+    let mut bobs = incoming.answer().await.unwrap();
+    drop(call);
+    let mut reasons = Vec::new();
+    while let Some(e) = timeout(LIMIT, bobs.next_event()).await.unwrap() {
+        if let CallEvent::Ended { reason } = e {
+            reasons.push(reason);
+        }
+    }
+    assert_eq!(reasons, [EndReason::RemoteBye]);
+}
