@@ -2,9 +2,10 @@
 //!
 //! `sipwire serve` runs a registrar and stateful proxy on embedded defaults (UDP and TCP on
 //! 127.0.0.1:5060, domain `localhost`, in-memory location service); flags and a TOML file
-//! (`--config`) change them.
+//! (`--config`) change them. `sipwire call <uri>` and `sipwire answer` are a phone.
 
 mod config_file;
+mod phone;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +28,11 @@ struct Cli {
 enum Command {
     /// Run a SIP registrar and proxy (or redirect server) until SIGINT or SIGTERM.
     Serve(ServeArgs),
+    /// Call a SIP URI, print each step and the negotiated codec, hang up after --duration
+    /// or on Ctrl-C.
+    Call(phone::CallArgs),
+    /// Listen for calls and answer them (hanging up after --duration, or when the caller does).
+    Answer(phone::AnswerArgs),
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -82,7 +88,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Call(args) => with_logging(|| phone::call(args)),
+        Command::Answer(args) => with_logging(|| phone::answer(args)),
     }
+}
+
+/// Logs at RUST_LOG's level (warnings by default) to stderr, then runs the command.
+fn with_logging(command: impl FnOnce() -> ExitCode) -> ExitCode {
+    if std::env::var_os("RUST_LOG").is_none() {
+        let _ = init_logging(Some("warn"));
+    } else if let Err(e) = init_logging(None) {
+        eprintln!("sipwire: {e}");
+        return ExitCode::from(2);
+    }
+    command()
 }
 
 fn init_logging(level: Option<&str>) -> Result<(), String> {
