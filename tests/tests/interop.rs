@@ -8,12 +8,14 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::thread::JoinHandle;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sipwire_mio::{Mode, Server, ServerConfig, Stopper};
+use sipwire_mio::Mode;
+
+mod support;
+use support::{have, serve, serve_with, workdir, Peer};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sipp");
 const KAMAILIO_CFG: &str = concat!(
@@ -21,96 +23,8 @@ const KAMAILIO_CFG: &str = concat!(
     "/../bench/kamailio/kamailio.cfg"
 );
 
-/// Whether `tool` is installed; under CI a missing tool is a failure.
-fn have(tool: &str) -> bool {
-    let found = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !found {
-        assert!(std::env::var_os("CI").is_none(), "{tool} is not installed");
-        eprintln!("skipped: {tool} is not installed");
-    }
-    found
-}
-
 fn scenario(name: &str) -> String {
     format!("{SCENARIOS}/{name}")
-}
-
-/// A scratch directory for one test's peer files.
-fn workdir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("sipwire-interop-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// The server, stopped when dropped.
-struct Running {
-    stopper: Stopper,
-    thread: Option<JoinHandle<std::io::Result<()>>>,
-    addr: SocketAddr,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.stopper.stop();
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn serve_with(port: u16, change: impl FnOnce(&mut ServerConfig)) -> Running {
-    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-    let mut config = ServerConfig {
-        udp: vec![addr],
-        tcp: vec![addr],
-        transactions: 65_536,
-        contexts: 4096,
-        bindings: 10_000,
-        ..ServerConfig::default()
-    };
-    change(&mut config);
-    let server = Server::bind(&config).expect("bind the server");
-    let stopper = server.stopper();
-    let thread = std::thread::spawn(move || server.run());
-    Running {
-        stopper,
-        thread: Some(thread),
-        addr,
-    }
-}
-
-fn serve(port: u16) -> Running {
-    serve_with(port, |_| {})
-}
-
-/// A peer process, killed when dropped.
-struct Peer(Child);
-
-impl Drop for Peer {
-    /// SIGTERM to the peer's whole process group (it was started as a group leader, so
-    /// Kamailio's children are in it), then SIGKILL to the group for whatever is left after
-    /// two seconds: no peer outlives its test and holds a port.
-    fn drop(&mut self) {
-        let group = format!("-{}", self.0.id());
-        let signal = |sig: &str| {
-            let _ = Command::new("kill").args([sig, "--", &group]).status();
-        };
-        signal("-TERM");
-        let deadline = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        signal("-KILL");
-        let _ = self.0.wait();
-    }
 }
 
 /// The end of a SIPp run: its exit code and its final screen.

@@ -165,11 +165,14 @@ impl From<Error> for Failure {
     }
 }
 
+/// Binds the user agent (taking calls or not) and registers it if asked.
 async fn start(
     args: &PhoneArgs,
     default_listen: SocketAddr,
+    incoming: bool,
 ) -> Result<(UserAgent, Option<sipwire_tokio::Registration>), Failure> {
-    let config = ua_config(args, default_listen).map_err(Failure::Usage)?;
+    let mut config = ua_config(args, default_listen).map_err(Failure::Usage)?;
+    config.incoming = incoming;
     let ua = UserAgent::bind(config).await?;
     println!("listening {} as {}", ua.local_addr(), ua.aor());
     let registration = match args.register {
@@ -241,7 +244,8 @@ async fn talk(mut call: Call, args: &PhoneArgs) -> Result<(), Failure> {
 /// `sipwire call <uri>`.
 pub fn call(args: CallArgs) -> ExitCode {
     run(async move {
-        let (ua, registration) = start(&args.phone, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let (ua, registration) =
+            start(&args.phone, SocketAddr::from(([127, 0, 0, 1], 0)), false).await?;
         let offer = if args.late_offer {
             Offer::None
         } else {
@@ -286,7 +290,7 @@ pub fn call(args: CallArgs) -> ExitCode {
 pub fn answer(args: AnswerArgs) -> ExitCode {
     run(async move {
         let (ua, registration) =
-            start(&args.phone, SocketAddr::from(([127, 0, 0, 1], 5062))).await?;
+            start(&args.phone, SocketAddr::from(([127, 0, 0, 1], 5062)), true).await?;
         let mut answered = 0u32;
         while args.calls.is_none_or(|n| answered < n) {
             let incoming = tokio::select! {

@@ -154,7 +154,9 @@ async fn rejected_call_and_no_common_codec() {
 #[tokio::test]
 async fn a_ua_not_taking_calls_declines_them_480() {
     let alice = ua("alice", vec![Codec::PCMU]).await;
-    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let mut c = Config::new("bob", "example.test");
+    c.incoming = false;
+    let bob = UserAgent::bind(c).await.unwrap();
     let mut call = alice.call(&uri(&bob, "bob"), Offer::Auto).await.unwrap();
     assert!(matches!(
         timeout(LIMIT, call.answered()).await.unwrap(),

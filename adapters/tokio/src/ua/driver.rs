@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -135,7 +134,8 @@ pub(crate) struct Driver {
     commands: mpsc::UnboundedReceiver<Command>,
     handles: mpsc::WeakUnboundedSender<Command>,
     incoming: mpsc::Sender<IncomingCall>,
-    listening: Arc<AtomicBool>,
+    /// Whether calls may come in ([`Config::incoming`]).
+    takes_calls: bool,
     calls: HashMap<CallId, CallEntry>,
     registration: Option<RegistrationEntry>,
     options: HashMap<TransactionId, oneshot::Sender<Result<u16, Error>>>,
@@ -155,7 +155,6 @@ impl Driver {
         config: Config,
         commands: mpsc::UnboundedReceiver<Command>,
         handles: mpsc::WeakUnboundedSender<Command>,
-        listening: Arc<AtomicBool>,
     ) -> Result<(Driver, mpsc::Receiver<IncomingCall>, SocketAddr, String), Error> {
         let socket = UdpSocket::bind(config.bind).await?;
         let local = match config.advertise {
@@ -211,7 +210,7 @@ impl Driver {
             commands,
             handles,
             incoming,
-            listening,
+            takes_calls: config.incoming,
             calls: HashMap::new(),
             registration: None,
             options: HashMap::new(),
@@ -616,13 +615,14 @@ impl Driver {
     fn incoming_call(&mut self, now: sipwire_core::time::Instant, call: CallId) {
         let session = self.new_session();
         let handles = self.handles.upgrade();
-        let permit = match (&handles, self.listening.load(Ordering::Acquire)) {
-            (Some(_), true) => self.incoming.try_reserve().ok(),
-            _ => None,
-        };
-        let (Some(handles), Some(permit)) = (handles, permit) else {
-            // Nobody takes calls (yet), or too many wait: §21.4.18.
+        let Some(handles) = handles.filter(|_| self.takes_calls) else {
+            // We take no calls, or every handle is gone (§21.4.18).
             let _ = self.ua.reject(now, call, 480);
+            return;
+        };
+        let Ok(permit) = self.incoming.try_reserve() else {
+            // Too many wait already (§21.4.24).
+            let _ = self.ua.reject(now, call, 486);
             return;
         };
         let (events_tx, events) = mpsc::unbounded_channel();

@@ -14,7 +14,6 @@ mod registration;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sipwire_core::transaction::TimerConfig;
@@ -55,6 +54,10 @@ pub struct Config {
     pub timers: TimerConfig,
     /// Seeds tags, Call-IDs and branches (`None`: from the clock).
     pub seed: Option<u64>,
+    /// Whether calls may come in: they wait (up to 16) for
+    /// [`UserAgent::next_incoming`]; more are answered 486 Busy Here. `false`: every
+    /// incoming call is declined with 480 Temporarily Unavailable at once.
+    pub incoming: bool,
 }
 
 impl Config {
@@ -73,6 +76,7 @@ impl Config {
             max_message: 4096,
             timers: TimerConfig::default(),
             seed: None,
+            incoming: true,
         }
     }
 }
@@ -161,16 +165,14 @@ struct Shared {
     local: SocketAddr,
     aor: String,
     incoming: Mutex<mpsc::Receiver<IncomingCall>>,
-    listening: Arc<AtomicBool>,
 }
 
 impl UserAgent {
     /// Binds the UDP socket and starts the user agent's task on the current tokio runtime.
     pub async fn bind(config: Config) -> Result<UserAgent, Error> {
         let (commands, rx) = mpsc::unbounded_channel();
-        let listening = Arc::new(AtomicBool::new(false));
         let (driver, incoming, local, aor) =
-            driver::Driver::bind(config, rx, commands.downgrade(), listening.clone()).await?;
+            driver::Driver::bind(config, rx, commands.downgrade()).await?;
         tokio::spawn(driver.run());
         Ok(UserAgent {
             commands,
@@ -178,7 +180,6 @@ impl UserAgent {
                 local,
                 aor,
                 incoming: Mutex::new(incoming),
-                listening,
             }),
         })
     }
@@ -235,11 +236,9 @@ impl UserAgent {
         Ok(Call::new(id, self.commands.clone(), events, info))
     }
 
-    /// The next incoming call; `None` once the task has stopped. Until this is first
-    /// called, incoming calls are declined with 480 Temporarily Unavailable; from then on
-    /// they wait here (ringing only when [`IncomingCall::ring`] says so).
+    /// The next incoming call (they wait here from the start, without ringing until
+    /// [`IncomingCall::ring`]); `None` once the task has stopped. See [`Config::incoming`].
     pub async fn next_incoming(&self) -> Option<IncomingCall> {
-        self.shared.listening.store(true, Ordering::Release);
         self.shared.incoming.lock().await.recv().await
     }
 
