@@ -75,3 +75,59 @@ async fn call_through_the_tokio_server_by_registration() {
     let _ = stop.send(());
     timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn registration_is_refreshed_raised_by_423_and_reports_failures() {
+    let config = ServerConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec![],
+        min_expires: 2,
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(&config).await.unwrap();
+    let registrar = server.local_addrs()[0];
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    let ua = UserAgent::bind(Config::new("carol", "localhost"))
+        .await
+        .unwrap();
+    // Asking for 1 s: 423 with Min-Expires 2, and the UA asks again for 2 (§10.2.8).
+    let mut registration = timeout(LIMIT, ua.register(registrar, 1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(registration.expires(), 2);
+    // Refreshed before it expires (§10.2.1.1).
+    let refreshed = timeout(LIMIT, registration.next_event()).await.unwrap();
+    assert_eq!(
+        refreshed,
+        Some(sipwire_tokio::RegistrationEvent::Registered { expires: 2 })
+    );
+    timeout(LIMIT, registration.unregister())
+        .await
+        .unwrap()
+        .unwrap();
+    let _ = stop.send(());
+    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
+
+    // A registrar that never answers: 408 after Timer F (64·T1), and nothing more is sent.
+    let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut c = Config::new("dave", "localhost");
+    c.timers.t1 = Duration::from_millis(10);
+    let ua = UserAgent::bind(c).await.unwrap();
+    match timeout(LIMIT, ua.register(silent.local_addr().unwrap(), 60))
+        .await
+        .unwrap()
+    {
+        Err(sipwire_tokio::Error::Status(408)) => {}
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("registered with nobody"),
+    }
+    ua.shutdown().await;
+    assert!(matches!(
+        ua.options("sip:x@127.0.0.1:9").await,
+        Err(sipwire_tokio::Error::Closed)
+    ));
+}

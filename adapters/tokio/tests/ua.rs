@@ -235,3 +235,19 @@ async fn dropping_handles_hangs_up_and_cancelled_futures_leave_nothing() {
     }
     assert_eq!(reasons, [EndReason::RemoteBye]);
 }
+
+#[tokio::test]
+async fn shutdown_hangs_up_the_calls_left() {
+    let alice = ua("alice", vec![Codec::PCMU]).await;
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let mut call = alice.call(&uri(&bob, "bob"), Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    let mut bobs = incoming.answer().await.unwrap();
+    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    timeout(LIMIT, alice.shutdown()).await.unwrap();
+    assert_eq!(call.end_reason(), Some(EndReason::LocalBye));
+    assert_eq!(
+        timeout(LIMIT, bobs.ended()).await.unwrap(),
+        EndReason::RemoteBye
+    );
+}

@@ -77,6 +77,9 @@ pub(crate) enum Command {
         target: String,
         reply: oneshot::Sender<Result<u16, Error>>,
     },
+    Shutdown {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 /// What the task keeps for one call.
@@ -226,6 +229,8 @@ impl Driver {
     pub(crate) async fn run(mut self) {
         let mut buf = vec![0u8; 65_535];
         let mut closing: Option<tokio::time::Instant> = None;
+        // Who waits in `UserAgent::shutdown`; told when the task returns (by dropping).
+        let mut _shutdown: Vec<oneshot::Sender<()>> = Vec::new();
         loop {
             self.flush().await;
             if let Some(deadline) = closing {
@@ -254,6 +259,10 @@ impl Driver {
                     Err(e) => debug!("receive: {e}"),
                 },
                 cmd = self.commands.recv(), if closing.is_none() => match cmd {
+                    Some(Command::Shutdown { reply }) => {
+                        _shutdown.push(reply);
+                        closing = Some(self.close());
+                    }
                     Some(cmd) => self.command(cmd),
                     None => closing = Some(self.close()),
                 },
@@ -369,6 +378,8 @@ impl Driver {
                 reply,
             } => self.reinvite(now, call, direction, reply),
             Command::Hangup { call, reply } => self.hangup(now, call, reply),
+            // Taken by the loop before it gets here.
+            Command::Shutdown { .. } => {}
             Command::Options { target, reply } => match self.ua.options(now, &target) {
                 Ok(tx) => {
                     self.options.insert(tx, reply);
@@ -705,10 +716,12 @@ impl Driver {
             return;
         };
         match e {
-            RegistrationEvent::Registered { expires } if !r.removing => {
+            // The first answer goes to `register`'s caller, not to the event stream.
+            RegistrationEvent::Registered { expires } if r.first.is_some() && !r.removing => {
                 if let Some(first) = r.first.take() {
                     let _ = first.send(Ok(expires));
                 }
+                return;
             }
             RegistrationEvent::Failed { code } if r.first.is_some() => {
                 if let Some(first) = r.first.take() {
@@ -733,6 +746,8 @@ impl Driver {
                 self.registration = None;
                 return;
             }
+            // Before the first answer (a 423 retry, say): nobody listens yet.
+            _ if r.first.is_some() => return,
             _ => {}
         }
         if let Some(events) = &r.events {

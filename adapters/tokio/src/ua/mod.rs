@@ -242,6 +242,17 @@ impl UserAgent {
         self.shared.incoming.lock().await.recv().await
     }
 
+    /// Stops the user agent: hangs up every call, removes the registration's binding,
+    /// waits (at most five seconds) for those to be answered, and returns when the task has
+    /// stopped. Every handle's later requests fail with [`Error::Closed`]. Call this before
+    /// the runtime ends: a runtime that stops first drops the task mid-way.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown { reply: tx }).is_ok() {
+            let _ = rx.await;
+        }
+    }
+
     /// Sends OPTIONS to `target` (§11) and returns the final status (408: no answer).
     pub async fn options(&self, target: &str) -> Result<u16, Error> {
         self.ask(|reply| Command::Options {
