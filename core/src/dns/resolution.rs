@@ -99,6 +99,7 @@ struct Server {
 /// Where the resolution stands: the query it waits for, or done.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
+    Idle,
     Naptr,
     Srv { service: usize },
     Address { server: usize, kind: QueryKind },
@@ -161,7 +162,40 @@ fn srv_prefix(t: Transport) -> Option<&'static str> {
     }
 }
 
+impl<const N: usize> Default for Resolution<N> {
+    fn default() -> Self {
+        Self::IDLE
+    }
+}
+
 impl<const N: usize> Resolution<N> {
+    /// A resolution that resolves nothing (a free slot in a table of them): no query, no
+    /// targets, until [`start`](Self::start).
+    pub const IDLE: Self = Resolution {
+        domain: Name::EMPTY,
+        secure: false,
+        supported: Transports::NONE,
+        families: Families::V4,
+        fallback: Transport::Udp,
+        phase: Phase::Idle,
+        query_id: 0,
+        services: [Service {
+            transport: Transport::Udp,
+            name: Name::EMPTY,
+        }; MAX_SERVICES],
+        services_len: 0,
+        srv_found: false,
+        servers: [Server {
+            name: Name::EMPTY,
+            port: 0,
+            transport: Transport::Udp,
+        }; N],
+        servers_len: 0,
+        targets: [Target::EMPTY; N],
+        targets_len: 0,
+        next: 0,
+    };
+
     /// Starts resolving `target` for a client that can use the `supported` transports and
     /// the address `families`; the first query gets id `first_id`. A numeric host is done
     /// at once.
@@ -171,6 +205,51 @@ impl<const N: usize> Resolution<N> {
         families: Families,
         first_id: u32,
     ) -> Result<Self, DnsError> {
+        let mut r = Self::IDLE;
+        r.start(target, supported, families, first_id)?;
+        Ok(r)
+    }
+
+    /// [`new`](Self::new) in place (no resolution-sized temporary: for a slot in a table
+    /// on a small stack). On an error the resolution is [idle](Self::is_idle).
+    pub fn start(
+        &mut self,
+        target: &TargetUri<'_>,
+        supported: Transports,
+        families: Families,
+        first_id: u32,
+    ) -> Result<(), DnsError> {
+        self.clear();
+        let r = self.start_inner(target, supported, families, first_id);
+        if r.is_err() {
+            self.clear();
+        }
+        r
+    }
+
+    /// Back to [idle](Self::IDLE): the slot is free.
+    pub fn clear(&mut self) {
+        self.phase = Phase::Idle;
+        self.domain = Name::EMPTY;
+        self.services_len = 0;
+        self.servers_len = 0;
+        self.targets_len = 0;
+        self.next = 0;
+        self.srv_found = false;
+    }
+
+    /// Whether the resolution is idle: never started, or [cleared](Self::clear).
+    pub fn is_idle(&self) -> bool {
+        self.phase == Phase::Idle
+    }
+
+    fn start_inner(
+        &mut self,
+        target: &TargetUri<'_>,
+        supported: Transports,
+        families: Families,
+        first_id: u32,
+    ) -> Result<(), DnsError> {
         // §4.1: the transport the URI names (for sips, TCP means TLS), or the default.
         let given = match (target.transport, target.secure) {
             (None, _) => None,
@@ -190,75 +269,51 @@ impl<const N: usize> Resolution<N> {
                 .find(|&t| supported.contains(t))
                 .ok_or(DnsError::NoTransport)?,
         };
-        let mut r = Resolution {
-            domain: Name::EMPTY,
-            secure: target.secure,
-            supported,
-            families,
-            fallback,
-            phase: Phase::Done,
-            query_id: first_id,
-            services: [Service {
-                transport: Transport::Udp,
-                name: Name::EMPTY,
-            }; MAX_SERVICES],
-            services_len: 0,
-            srv_found: false,
-            servers: [Server {
-                name: Name::EMPTY,
-                port: 0,
-                transport: Transport::Udp,
-            }; N],
-            servers_len: 0,
-            targets: [Target::EMPTY; N],
-            targets_len: 0,
-            next: 0,
-        };
+        self.secure = target.secure;
+        self.supported = supported;
+        self.families = families;
+        self.fallback = fallback;
+        self.query_id = first_id;
+        self.phase = Phase::Done;
         let name = match target.host {
             // §4.1, §4.2: a numeric address needs no DNS.
             Host::Ipv4(a) => {
-                r.push_target(
-                    IpAddr::V4(a),
-                    target.port.unwrap_or(fallback.default_port()),
-                    fallback,
-                );
-                return Ok(r);
+                let port = target.port.unwrap_or(fallback.default_port());
+                self.push_target(IpAddr::V4(a), port, fallback);
+                return Ok(());
             }
             Host::Ipv6(a) => {
-                r.push_target(
-                    IpAddr::V6(a),
-                    target.port.unwrap_or(fallback.default_port()),
-                    fallback,
-                );
-                return Ok(r);
+                let port = target.port.unwrap_or(fallback.default_port());
+                self.push_target(IpAddr::V6(a), port, fallback);
+                return Ok(());
             }
             Host::Name(n) => n,
         };
         if name.len() > MAX_HOST {
             return Err(DnsError::NameTooLong);
         }
-        r.domain = Name::new(&[name]).ok_or(DnsError::NameTooLong)?;
+        self.domain = Name::new(&[name]).ok_or(DnsError::NameTooLong)?;
         match (target.port, given) {
             // §4.2: a port in the URI means A/AAAA of the host, nothing else.
             (Some(port), _) => {
-                r.push_server(r.domain, port, fallback);
-                r.start_addresses();
+                self.push_server(self.domain, port, fallback);
+                self.start_addresses();
             }
             // §4.1: a transport but no port: SRV for that transport.
             (None, Some(t)) => match srv_prefix(t) {
                 Some(prefix) => {
-                    r.push_service(t, prefix);
-                    r.phase = Phase::Srv { service: 0 };
+                    self.push_service(t, prefix);
+                    self.phase = Phase::Srv { service: 0 };
                 }
                 None => {
-                    r.push_server(r.domain, t.default_port(), t);
-                    r.start_addresses();
+                    self.push_server(self.domain, t.default_port(), t);
+                    self.start_addresses();
                 }
             },
             // §4.1: neither: NAPTR first.
-            (None, None) => r.phase = Phase::Naptr,
+            (None, None) => self.phase = Phase::Naptr,
         }
-        Ok(r)
+        Ok(())
     }
 
     /// The query the resolution waits for, if any (the same until it is answered).
@@ -267,7 +322,7 @@ impl<const N: usize> Resolution<N> {
             Phase::Naptr => (QueryKind::Naptr, self.domain),
             Phase::Srv { service } => (QueryKind::Srv, self.services.get(service)?.name),
             Phase::Address { server, kind } => (kind, self.servers.get(server)?.name),
-            Phase::Done => return None,
+            Phase::Done | Phase::Idle => return None,
         };
         Some(DnsQuery {
             id: self.query_id,
@@ -278,7 +333,7 @@ impl<const N: usize> Resolution<N> {
 
     /// Whether `id` names the query the resolution waits for.
     pub fn awaits(&self, id: u32) -> bool {
-        self.phase != Phase::Done && id == self.query_id
+        !matches!(self.phase, Phase::Done | Phase::Idle) && id == self.query_id
     }
 
     /// The answer to query `id`. Records of another type than asked count as a failed
@@ -344,7 +399,7 @@ impl<const N: usize> Resolution<N> {
                 }
                 self.next_address(server, kind);
             }
-            (Phase::Done, _) => {}
+            (Phase::Done | Phase::Idle, _) => {}
         }
         Ok(())
     }

@@ -269,6 +269,10 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         bytes: &[u8],
     ) {
         let id = self.id_of(i);
+        if code > 100 && code != 503 {
+            // RFC 3263 §4.3: a response other than 100 or 503 ends the failover.
+            self.release_resolution(i);
+        }
         match code {
             100..=199 => {
                 if self.calls[i].cancel_requested && !self.calls[i].cancelled {
@@ -357,6 +361,8 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
                     self.end_call(i, EndReason::Rejected(code));
                 }
             }
+            // RFC 3263 §4.3: a 503 before any provisional: the next target.
+            503 if self.fail_over(now, i) => {}
             _ => {
                 let c = &self.calls[i];
                 let reason = if code == 487 && (c.cancelled || c.cancel_requested) {
@@ -468,7 +474,10 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
                 CallState::Calling | CallState::Ringing | CallState::Incoming
             )
         {
-            self.end_call(i, EndReason::Timeout);
+            // RFC 3263 §4.3: no response (Timer B) or a transport failure: the next target.
+            if !self.fail_over(_now, i) {
+                self.end_call(i, EndReason::Timeout);
+            }
         }
     }
 

@@ -515,3 +515,22 @@ fn duplicate_targets_are_tried_once() {
         ]
     );
 }
+
+#[test]
+fn idle_start_clear() {
+    let mut r: Resolution = Resolution::default();
+    assert!(r.is_idle() && !r.is_done() && r.query().is_none() && !r.awaits(0));
+    let uri = Uri::parse(b"sip:bob@example.test").unwrap();
+    let t = TargetUri::from_uri(&uri).unwrap();
+    r.start(&t, ALL, Families::V4, 40).unwrap();
+    assert!(!r.is_idle() && r.awaits(40));
+    // A failed start leaves it idle.
+    assert_eq!(
+        r.start(&t, Transports::NONE, Families::V4, 41),
+        Err(DnsError::NoTransport)
+    );
+    assert!(r.is_idle() && r.query().is_none());
+    r.start(&t, ALL, Families::V4, 50).unwrap();
+    r.clear();
+    assert!(r.is_idle() && r.targets().is_empty());
+}
