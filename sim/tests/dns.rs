@@ -327,3 +327,38 @@ fn resolution_table_bounds() {
     assert!(ua.poll_transmit().is_none());
     assert!(ua.invite(now, "sip:carol@chicago.test", None).is_ok());
 }
+
+#[test]
+fn transport_failure_fails_over() {
+    use sipwire_core::endpoint::Input;
+    let now = Instant::ZERO;
+    let mut ua = bare_ua(1, Some(1));
+    let call = ua.invite(now, "sip:bob@biloxi.test", Some(OFFER)).unwrap();
+    // Answer every query from the zone.
+    while let Some(UaEvent::Resolve(q)) = ua.poll_event() {
+        zone(q.kind, q.name(), &mut |a| ua.dns_answer(now, q.id, a));
+    }
+    let (tx, first) = {
+        let t = ua.poll_transmit().unwrap();
+        (t.tx.unwrap(), t.remote)
+    };
+    assert_eq!(first, addr(FIRST));
+    // The first target's connection fails (§17.1.4): the INVITE goes to the second.
+    ua.handle(now, Input::SendFailed { tx });
+    let t = ua.poll_transmit().unwrap();
+    assert_eq!(t.remote, addr(SECOND));
+    assert!(t.bytes.starts_with(b"INVITE sip:bob@biloxi.test SIP/2.0"));
+    let tx2 = t.tx.unwrap();
+    assert_ne!(tx, tx2);
+    assert_eq!(ua.state(call), Some(CallState::Calling));
+    // The second fails too: no targets left, the call ends.
+    ua.handle(now, Input::SendFailed { tx: tx2 });
+    let events: Vec<UaEvent> = std::iter::from_fn(|| ua.poll_event()).collect();
+    assert!(
+        events.contains(&UaEvent::Ended {
+            call,
+            reason: EndReason::Timeout
+        }),
+        "{events:?}"
+    );
+}
