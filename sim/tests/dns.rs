@@ -257,6 +257,15 @@ fn the_call_ends_when_the_targets_run_out() {
 
 /// A bare UA with `calls` call slots and `resolutions` resolution slots (none: no table).
 fn bare_ua(calls: usize, resolutions: Option<usize>) -> UserAgent<'static, 'static> {
+    bare_ua_in(calls, resolutions, "atlanta.test")
+}
+
+/// [`bare_ua`] in `domain`.
+fn bare_ua_in(
+    calls: usize,
+    resolutions: Option<usize>,
+    domain: &'static str,
+) -> UserAgent<'static, 'static> {
     use sipwire_core::endpoint::{Endpoint, Tx};
     use sipwire_core::transaction::Slot;
     use sipwire_core::ua::{Call, ResolutionSlot};
@@ -264,7 +273,7 @@ fn bare_ua(calls: usize, resolutions: Option<usize>) -> UserAgent<'static, 'stat
         local: addr(ALICE),
         transport: SipTransport::Udp,
         user: "alice",
-        domain: "atlanta.test",
+        domain,
         display_name: None,
         outbound_proxy: None,
         policy: Policy::UAS,
@@ -361,4 +370,64 @@ fn transport_failure_fails_over() {
         }),
         "{events:?}"
     );
+}
+
+#[test]
+fn register_with_the_registrar_of_our_domain() {
+    use sipwire_core::endpoint::Input;
+    use sipwire_core::ua::register::RegistrationEvent;
+    let now = Instant::ZERO;
+    // Our domain is biloxi.test: its registrars are the zone's two SRV targets.
+    let mut ua = bare_ua_in(1, Some(1), "biloxi.test");
+    ua.register_domain(now, 600).unwrap();
+    let mut asked = Vec::new();
+    while let Some(UaEvent::Resolve(q)) = ua.poll_event() {
+        asked.push(format!("{} {}", q.kind.as_str(), q.name()));
+        zone(q.kind, q.name(), &mut |a| ua.dns_answer(now, q.id, a));
+    }
+    assert_eq!(
+        asked,
+        [
+            "NAPTR biloxi.test",
+            "SRV _sip._udp.biloxi.test",
+            "A first.biloxi.test",
+            "A bob.biloxi.test",
+        ]
+    );
+    let t = ua.poll_transmit().unwrap();
+    assert_eq!(t.remote, addr(FIRST));
+    assert!(t.bytes.starts_with(b"REGISTER sip:biloxi.test SIP/2.0"));
+    let tx = t.tx.unwrap();
+    // The first registrar is unreachable: the REGISTER goes to the next, no event.
+    ua.handle(now, Input::SendFailed { tx });
+    let t = ua.poll_transmit().unwrap();
+    assert_eq!(t.remote, addr(SECOND));
+    assert!(t.bytes.starts_with(b"REGISTER sip:biloxi.test SIP/2.0"));
+    let tx = t.tx.unwrap();
+    assert_eq!(ua.poll_event(), None);
+    // The last one too: the registration fails.
+    ua.handle(now, Input::SendFailed { tx });
+    assert_eq!(
+        ua.poll_event(),
+        Some(UaEvent::Registration(RegistrationEvent::Failed {
+            code: 408
+        }))
+    );
+    // A domain with no address: failed at once, after the lookups.
+    let mut ua = bare_ua_in(1, Some(1), "gone.biloxi.test");
+    ua.register_domain(now, 600).unwrap();
+    let mut last = None;
+    while let Some(e) = ua.poll_event() {
+        match e {
+            UaEvent::Resolve(q) => zone(q.kind, q.name(), &mut |a| ua.dns_answer(now, q.id, a)),
+            other => last = Some(other),
+        }
+    }
+    assert_eq!(
+        last,
+        Some(UaEvent::Registration(RegistrationEvent::Failed {
+            code: 503
+        }))
+    );
+    assert!(ua.poll_transmit().is_none());
 }

@@ -234,6 +234,13 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             }
             let cfg_expires = self.registrar.map(|r| r.1).unwrap_or(0);
             let event = self.registration_response(now, msg, cfg_expires);
+            // RFC 3263 §4.3: a 503 to the first REGISTER: the registrar's next target.
+            if code == 503 && self.registrar_fail_over(now) {
+                return;
+            }
+            if code >= 200 {
+                self.release_registrar_resolution();
+            }
             if let Some(e) = event {
                 self.emit(UaEvent::Registration(e));
             }
@@ -451,6 +458,11 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         if self.registration_tx == Some(tx) {
             self.registration_tx = None;
             let e = self.registration.on_transport_timeout(_now);
+            // RFC 3263 §4.3: no answer to the first REGISTER: the registrar's next target.
+            if self.registrar_fail_over(_now) {
+                return;
+            }
+            self.release_registrar_resolution();
             self.emit(UaEvent::Registration(e));
             return;
         }

@@ -22,6 +22,15 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         i: usize,
         target: &str,
     ) -> Result<(), UaError> {
+        let slot = self.resolve_in_slot(target)?;
+        self.calls[i].resolution = Some(slot);
+        self.advance_resolution(now, i);
+        Ok(())
+    }
+
+    /// Starts resolving `target` (a SIP URI) in a free slot, for our one transport and
+    /// address family; the slot.
+    fn resolve_in_slot(&mut self, target: &str) -> Result<u16, UaError> {
         if self.resolutions.is_empty() {
             return Err(UaError::Unresolvable);
         }
@@ -44,8 +53,28 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
                 first_id,
             )
             .map_err(|_| UaError::Unresolvable)?;
-        self.calls[i].resolution = Some(index);
-        self.advance_resolution(now, i);
+        Ok(index)
+    }
+
+    /// Registers (§10.2) with the registrar of our domain, found as RFC 3261 §10.2.6 says:
+    /// RFC 3263 on `sip:domain`, through [`UaEvent::Resolve`] and
+    /// [`dns_answer`](Self::dns_answer). The REGISTER goes to the first target and, after
+    /// a timeout, a transport failure or a 503 to that first REGISTER, to the next (RFC
+    /// 3263 §4.3); refreshes go where the first one succeeded. No address at all is
+    /// [`RegistrationEvent::Failed`](super::register::RegistrationEvent::Failed) with code
+    /// 503. With an outbound proxy this is [`register`](Self::register) through it.
+    pub fn register_domain(&mut self, now: Instant, expires: u32) -> Result<(), UaError> {
+        if let Some(proxy) = self.config.outbound_proxy {
+            return self.register(now, proxy, expires);
+        }
+        self.release_registrar_resolution();
+        let mut buf = [0u8; crate::dns::MAX_HOST + 8];
+        let uri = super::concat_into(&mut buf, &[b"sip:", self.config.domain.as_bytes()])
+            .ok_or(UaError::BadInput)?;
+        let uri = core::str::from_utf8(uri).map_err(|_| UaError::BadInput)?;
+        let slot = self.resolve_in_slot(uri)?;
+        self.registrar_lookup = Some((slot, expires));
+        self.advance_registrar_resolution(now);
         Ok(())
     }
 
@@ -61,14 +90,19 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             .calls
             .iter()
             .position(|c| c.in_use && c.resolution.is_some_and(|s| usize::from(s) == slot));
-        let Some(i) = owner else {
-            // Nobody waits for it any more.
-            self.resolutions[slot].clear();
-            return;
-        };
         // `awaits` held, so the answer is taken.
         let _ = self.resolutions[slot].answer(query, answer, self.ep.rng());
-        self.advance_resolution(now, i);
+        match owner {
+            Some(i) => self.advance_resolution(now, i),
+            None if self
+                .registrar_lookup
+                .is_some_and(|(s, _)| usize::from(s) == slot) =>
+            {
+                self.advance_registrar_resolution(now)
+            }
+            // Nobody waits for it any more.
+            None => self.resolutions[slot].clear(),
+        }
         self.pump(now);
     }
 
@@ -122,6 +156,58 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     /// Frees call `i`'s resolution slot: no more failover.
     pub(super) fn release_resolution(&mut self, i: usize) {
         if let Some(slot) = self.calls[i].resolution.take() {
+            if let Some(r) = self.resolutions.get_mut(usize::from(slot)) {
+                r.clear();
+            }
+        }
+    }
+
+    /// Asks the registrar resolution's next query, or sends the REGISTER to its first
+    /// target.
+    fn advance_registrar_resolution(&mut self, now: Instant) {
+        let Some((slot, _)) = self.registrar_lookup else {
+            return;
+        };
+        let query = self
+            .resolutions
+            .get(usize::from(slot))
+            .and_then(Resolution::query);
+        if let Some(q) = query {
+            self.emit(UaEvent::Resolve(q));
+        } else if !self.registrar_next_target(now) {
+            self.release_registrar_resolution();
+            self.emit(UaEvent::Registration(
+                super::register::RegistrationEvent::Failed { code: 503 },
+            ));
+        }
+    }
+
+    /// RFC 3263 §4.3 for the first REGISTER to a registrar found by name: the next target,
+    /// if any is left. Whether a REGISTER went.
+    pub(super) fn registrar_fail_over(&mut self, now: Instant) -> bool {
+        self.registrar_lookup.is_some() && self.registrar_next_target(now)
+    }
+
+    fn registrar_next_target(&mut self, now: Instant) -> bool {
+        let Some((slot, expires)) = self.registrar_lookup else {
+            return false;
+        };
+        while let Some(t) = self
+            .resolutions
+            .get_mut(usize::from(slot))
+            .and_then(Resolution::next_target)
+        {
+            self.registrar = Some((t.addr, expires));
+            if self.send_register(now, super::RegisterKind::Add).is_ok() {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Frees the registrar's resolution slot: no more failover.
+    pub(super) fn release_registrar_resolution(&mut self) {
+        if let Some((slot, _)) = self.registrar_lookup.take() {
             if let Some(r) = self.resolutions.get_mut(usize::from(slot)) {
                 r.clear();
             }

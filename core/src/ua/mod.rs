@@ -170,6 +170,9 @@ pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = D
     next_query: u32,
     /// RFC 3263 resolutions of calls' targets, lent by the caller (empty: no DNS).
     resolutions: Storage<'s, ResolutionSlot>,
+    /// The registrar's resolution slot (RFC 3263, §10.2.6) and the interval to ask for,
+    /// until its first REGISTER has a final response.
+    registrar_lookup: Option<(u16, u32)>,
 }
 
 /// One slot of the UA's resolution table ([`UserAgent::with_resolutions`]): an RFC 3263
@@ -239,6 +242,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             registrar: None,
             next_query: 1,
             resolutions: Storage::Borrowed(&mut []),
+            registrar_lookup: None,
         })
     }
 
@@ -518,6 +522,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         registrar: SocketAddr,
         expires: u32,
     ) -> Result<(), UaError> {
+        self.release_registrar_resolution();
         self.registrar = Some((registrar, expires));
         self.send_register(now, RegisterKind::Add)
     }
