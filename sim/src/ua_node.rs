@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use sipwire_core::endpoint::{Config, Endpoint, Input, Tx};
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::Slot;
-use sipwire_core::ua::{Call, UaConfig, UaEvent, UserAgent};
+use sipwire_core::ua::{Call, ResolutionSlot, UaConfig, UaEvent, UserAgent};
 
 use crate::{Node, Packet, Transport};
 
@@ -29,7 +29,7 @@ pub struct UaNode<A: Application> {
 
 impl<A: Application> UaNode<A> {
     /// A phone with `config` (its `local` is the node's address), room for `transactions`
-    /// transactions and `calls` calls.
+    /// transactions and `calls` calls (and as many RFC 3263 resolutions).
     pub fn new(
         config: UaConfig<'static>,
         endpoint: Config,
@@ -42,7 +42,12 @@ impl<A: Application> UaNode<A> {
         let ep = Endpoint::new(endpoint, slots, arena);
         let calls: Vec<Call> = (0..calls).map(|_| Call::default()).collect();
         let inbox = vec![0u8; endpoint.max_message];
-        let ua = UserAgent::new(config, ep, calls, inbox).expect("valid UA configuration");
+        let resolutions: Vec<ResolutionSlot> = (0..calls.len())
+            .map(|_| ResolutionSlot::default())
+            .collect();
+        let ua = UserAgent::new(config, ep, calls, inbox)
+            .expect("valid UA configuration")
+            .with_resolutions(resolutions);
         UaNode {
             ua,
             addr: config.local,

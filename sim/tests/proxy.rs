@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+use sipwire_core::dns::{Answer, QueryKind};
 use sipwire_core::endpoint::Config;
 use sipwire_core::message::builder::ResponseParts;
 use sipwire_core::message::headers::Contact;
@@ -156,14 +157,21 @@ impl Application for Phone {
                 }
             }
             UaEvent::Reinvite { call } => ua.accept_reinvite(now, call, HELD).unwrap(),
-            // The simulator's DNS for phones: a fixed table (RFC 3263 left to the caller).
+            // The simulator's DNS for phones: A records from a fixed table, nothing else
+            // (so RFC 3263 falls back from NAPTR and SRV to A at the default port).
             UaEvent::Resolve(q) => {
-                let answer = match q.host() {
-                    "biloxi.example.com" => Some(addr(BILOXI)),
-                    "atlanta.example.com" => Some(addr(ATLANTA)),
+                let ip = match (q.kind, q.name()) {
+                    (QueryKind::A, "biloxi.example.com") => Some(addr(BILOXI).ip()),
+                    (QueryKind::A, "atlanta.example.com") => Some(addr(ATLANTA).ip()),
                     _ => None,
                 };
-                ua.resolved(now, q.id, answer);
+                let ips: Vec<_> = ip.into_iter().collect();
+                let answer = if ips.is_empty() {
+                    Answer::NoRecords
+                } else {
+                    Answer::Addresses(&ips)
+                };
+                ua.dns_answer(now, q.id, answer);
             }
             _ => {}
         }
@@ -1209,7 +1217,7 @@ fn ua_dns_as_sans_io_requests() {
     });
     sim.run_until(now + Duration::from_secs(10)).unwrap();
     let a = sim.node::<UaNode<Phone>>(alice2);
-    assert!(matches!(a.events()[0], UaEvent::Resolve(q) if q.host() == "biloxi.example.com"));
+    assert!(matches!(a.events()[0], UaEvent::Resolve(q) if q.name() == "biloxi.example.com"));
     assert_eq!(a.ua().state(call), Some(CallState::Confirmed));
     let now = sim.now();
     let nowhere = sim.node_mut::<UaNode<Phone>>(alice2).command(now, |ua, _| {

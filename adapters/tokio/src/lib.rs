@@ -11,6 +11,7 @@
 #![warn(missing_docs)]
 
 mod clock;
+pub mod dns;
 pub mod media;
 pub mod server;
 mod ua;

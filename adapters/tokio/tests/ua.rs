@@ -102,13 +102,13 @@ async fn callee_hangs_up_and_holds() {
     let mut call = alice.call(&target, Offer::Auto).await.unwrap();
     let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
     let mut bobs = incoming.answer().await.unwrap();
-    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
-    // Bob's side waits for the ACK, then holds Alice.
+    // Bob holds Alice at once: the re-INVITE waits for the ACK to confirm the dialog.
+    let held = timeout(LIMIT, bobs.hold()).await.unwrap().unwrap();
     assert_eq!(
         timeout(LIMIT, bobs.next_event()).await.unwrap(),
         Some(CallEvent::Confirmed)
     );
-    let held = timeout(LIMIT, bobs.hold()).await.unwrap().unwrap();
+    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
     assert_eq!(held.direction, Direction::SendOnly);
     assert_eq!(
         timeout(LIMIT, call.next_event()).await.unwrap(),

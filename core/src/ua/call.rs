@@ -226,8 +226,9 @@ pub struct Call<const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
     pub(crate) redirects: u8,
     /// The Request-URI of our first INVITE.
     pub(crate) target: crate::dialog::Span,
-    /// A DNS query (RFC 3263) the INVITE waits for.
-    pub(crate) resolving: Option<u32>,
+    /// The slot of the UA's resolution table holding this call's RFC 3263 resolution (the
+    /// INVITE waits for it, or may fail over to its next target, §4.3).
+    pub(crate) resolution: Option<u16>,
 }
 
 impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
@@ -258,7 +259,7 @@ impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
             end_reason: None,
             redirects: 0,
             target: crate::dialog::Span::EMPTY,
-            resolving: None,
+            resolution: None,
         }
     }
 }

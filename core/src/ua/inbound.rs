@@ -237,6 +237,13 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             }
             let cfg_expires = self.registrar.map(|r| r.1).unwrap_or(0);
             let event = self.registration_response(now, msg, cfg_expires);
+            // RFC 3263 §4.3: a 503 to the first REGISTER: the registrar's next target.
+            if code == 503 && self.registrar_fail_over(now) {
+                return;
+            }
+            if code >= 200 {
+                self.release_registrar_resolution();
+            }
             if let Some(e) = event {
                 self.emit(UaEvent::Registration(e));
             }
@@ -272,6 +279,10 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         bytes: &[u8],
     ) {
         let id = self.id_of(i);
+        if code > 100 && code != 503 {
+            // RFC 3263 §4.3: a response other than 100 or 503 ends the failover.
+            self.release_resolution(i);
+        }
         match code {
             100..=199 => {
                 if self.calls[i].cancel_requested && !self.calls[i].cancelled {
@@ -360,6 +371,8 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
                     self.end_call(i, EndReason::Rejected(code));
                 }
             }
+            // RFC 3263 §4.3: a 503 before any provisional: the next target.
+            503 if self.fail_over(now, i) => {}
             _ => {
                 let c = &self.calls[i];
                 let reason = if code == 487 && (c.cancelled || c.cancel_requested) {
@@ -451,6 +464,11 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         if self.registration_tx == Some(tx) {
             self.registration_tx = None;
             let e = self.registration.on_transport_timeout(_now);
+            // RFC 3263 §4.3: no answer to the first REGISTER: the registrar's next target.
+            if self.registrar_fail_over(_now) {
+                return;
+            }
+            self.release_registrar_resolution();
             self.emit(UaEvent::Registration(e));
             return;
         }
@@ -474,7 +492,10 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
                 CallState::Calling | CallState::Ringing | CallState::Incoming
             )
         {
-            self.end_call(i, EndReason::Timeout);
+            // RFC 3263 §4.3: no response (Timer B) or a transport failure: the next target.
+            if !self.fail_over(_now, i) {
+                self.end_call(i, EndReason::Timeout);
+            }
         }
     }
 

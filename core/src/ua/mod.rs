@@ -8,6 +8,7 @@
 
 mod call;
 mod inbound;
+mod locate;
 mod options;
 mod outbound;
 pub mod register;
@@ -85,9 +86,10 @@ pub enum UaEvent {
         /// The final status.
         code: u16,
     },
-    /// A target's host is a name (RFC 3263): resolve it and hand the answer back with
-    /// [`UserAgent::resolved`]; the INVITE waits meanwhile.
-    Resolve(crate::dns::ResolveQuery),
+    /// A target's host is a name (RFC 3263): look up these records and hand the answer back
+    /// with [`UserAgent::dns_answer`]; the INVITE waits meanwhile. A call's resolution asks
+    /// one query at a time (NAPTR, SRV, A/AAAA).
+    Resolve(crate::dns::DnsQuery),
 }
 
 /// Why a UA command failed.
@@ -100,9 +102,12 @@ pub enum UaError {
     NoCall,
     /// The call's state does not allow this.
     InvalidState,
-    /// The target's host is a name and no outbound proxy is configured (DNS comes with the
-    /// proxy layer, RFC 3263).
+    /// The target's host is a name, no outbound proxy is configured, and the UA has no
+    /// resolution table ([`UserAgent::with_resolutions`]), or the URI cannot be resolved
+    /// with our transport (RFC 3263 §4.1: a `sips` URI over UDP, say).
     Unresolvable,
+    /// Every slot of the resolution table is in use (RFC 3263 lookups in progress).
+    TooManyResolutions,
     /// A URI or session description is malformed or too long for the call's storage.
     BadInput,
     /// The endpoint refused.
@@ -121,9 +126,8 @@ impl core::fmt::Display for UaError {
             UaError::TooManyCalls => f.write_str("no free call slot"),
             UaError::NoCall => f.write_str("no such call"),
             UaError::InvalidState => f.write_str("not allowed in the call's state"),
-            UaError::Unresolvable => {
-                f.write_str("target host needs DNS and no outbound proxy is set")
-            }
+            UaError::Unresolvable => f.write_str("target host cannot be resolved"),
+            UaError::TooManyResolutions => f.write_str("no free resolution slot"),
             UaError::BadInput => f.write_str("malformed or oversized input"),
             UaError::Endpoint(e) => write!(f, "endpoint: {e}"),
         }
@@ -174,7 +178,17 @@ pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = D
     registrar: Option<(SocketAddr, u32)>,
     next_query: u32,
     options_tx: [Option<TransactionId>; OPTIONS_PENDING],
+    /// RFC 3263 resolutions of calls' targets, lent by the caller (empty: no DNS).
+    resolutions: Storage<'s, ResolutionSlot>,
+    /// The registrar's resolution slot (RFC 3263, §10.2.6) and the interval to ask for,
+    /// until its first REGISTER has a final response.
+    registrar_lookup: Option<(u16, u32)>,
 }
+
+/// One slot of the UA's resolution table ([`UserAgent::with_resolutions`]): an RFC 3263
+/// resolution in progress, or the targets a call's INVITE may fail over to (§4.3); free
+/// when [idle](crate::dns::Resolution::is_idle). Make them with `Default`.
+pub type ResolutionSlot = crate::dns::Resolution;
 
 /// Where a message the UA handles came from in the endpoint.
 #[derive(Clone, Copy, Debug)]
@@ -238,7 +252,24 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             registrar: None,
             next_query: 1,
             options_tx: [None; OPTIONS_PENDING],
+            resolutions: Storage::Borrowed(&mut []),
+            registrar_lookup: None,
         })
+    }
+
+    /// Lends the UA a table for RFC 3263 resolutions: then a call to a URI whose host is a
+    /// name (with no outbound proxy) is resolved through [`UaEvent::Resolve`] and
+    /// [`dns_answer`](Self::dns_answer), and its INVITE fails over from target to target
+    /// (§4.3). One slot per call being set up at once; a slot is held from the
+    /// [`invite`](Self::invite) until the call's first provisional or final response. A
+    /// full table refuses the call ([`UaError::TooManyResolutions`]); without a table such
+    /// a call is [`UaError::Unresolvable`].
+    pub fn with_resolutions(mut self, table: impl Into<Storage<'s, ResolutionSlot>>) -> Self {
+        self.resolutions = table.into();
+        for slot in self.resolutions.iter_mut() {
+            slot.clear();
+        }
+        self
     }
 
     /// The endpoint underneath.
@@ -471,7 +502,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         c.offer_in_answer = false;
         c.end_reason = None;
         c.redirects = 0;
-        c.resolving = None;
+        c.resolution = None;
         c.ack_branch = crate::rand::Branch::new(self.ep.rng());
         Ok(i)
     }
@@ -486,6 +517,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         c.end_reason = Some(reason);
         c.ok_retransmit = None;
         c.glare_retry = None;
+        self.release_resolution(i);
         let id = self.id_of(i);
         self.emit(UaEvent::Ended { call: id, reason });
         self.maybe_free(i);
@@ -507,6 +539,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         registrar: SocketAddr,
         expires: u32,
     ) -> Result<(), UaError> {
+        self.release_registrar_resolution();
         self.registrar = Some((registrar, expires));
         self.send_register(now, RegisterKind::Add)
     }

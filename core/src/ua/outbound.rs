@@ -37,7 +37,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             .prepare_invite(i, target, offer)
             .and_then(|()| match dest {
                 Some(d) => self.send_invite(now, i, d, None),
-                None => self.ask_dns(i, target),
+                None => self.start_resolution(now, i, target),
             });
         if result.is_err() {
             self.calls[i].in_use = false;
@@ -84,48 +84,9 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         Ok(())
     }
 
-    /// RFC 3263 as sans-IO: ask the application for the target's address.
-    fn ask_dns(&mut self, i: usize, target: &str) -> Result<(), UaError> {
-        let uri = Uri::parse(target.as_bytes()).map_err(|_| UaError::BadInput)?;
-        let Some(NextHop::Resolve { host, port }) = next_hop(&uri) else {
-            return Err(UaError::BadInput);
-        };
-        let id = self.next_query;
-        self.next_query = self.next_query.wrapping_add(1).max(1);
-        let q = crate::dns::ResolveQuery::new(id, host, port, self.config.transport)
-            .ok_or(UaError::BadInput)?;
-        self.calls[i].resolving = Some(id);
-        self.emit(UaEvent::Resolve(q));
-        Ok(())
-    }
-
-    /// The answer to a [`UaEvent::Resolve`]: the INVITE goes to `addr`, or the call ends
-    /// when the name has no address.
-    pub fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
-        let Some(i) = self
-            .calls
-            .iter()
-            .position(|c| c.in_use && c.resolving == Some(query))
-        else {
-            return;
-        };
-        self.calls[i].resolving = None;
-        let sent = match addr {
-            Some(a) => {
-                let dest = self.dest_to(a);
-                self.send_invite(now, i, dest, None).is_ok()
-            }
-            None => false,
-        };
-        if !sent {
-            self.end_call(i, EndReason::Unresolvable);
-        }
-        self.pump(now);
-    }
-
     /// Sends the call's INVITE to its target (or, after a 3xx, to `request_uri` with the
     /// same To).
-    fn send_invite(
+    pub(super) fn send_invite(
         &mut self,
         now: Instant,
         i: usize,
@@ -652,8 +613,8 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         }
     }
 
-    /// §8.1.2: the outbound proxy if configured, else the URI's host, which must be an
-    /// address (DNS is the proxy layer's, RFC 3263).
+    /// §8.1.2: the outbound proxy if configured, else the URI's host if it is an address
+    /// ([`UaError::Unresolvable`] for a name: RFC 3263, see `locate.rs`).
     pub(super) fn dest_for_uri(&self, uri: &str) -> Result<Destination, UaError> {
         if let Some(p) = self.config.outbound_proxy {
             return Ok(self.dest_to(p));

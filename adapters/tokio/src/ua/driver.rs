@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use sipwire_core::dns::DnsQuery;
 use sipwire_core::endpoint::{Config as EndpointConfig, Endpoint, Input, TransactionId, Tx};
 use sipwire_core::message::headers::NameAddr;
 use sipwire_core::message::validate::Policy;
@@ -16,7 +17,8 @@ use sipwire_core::transaction::Slot;
 use sipwire_core::transport::Transport;
 use sipwire_core::ua::register::RegistrationEvent;
 use sipwire_core::ua::{
-    Call as CoreCall, CallId, CallState, EndReason, UaConfig, UaError, UaEvent, UserAgent as CoreUa,
+    Call as CoreCall, CallId, CallState, EndReason, ResolutionSlot, UaConfig, UaError, UaEvent,
+    UserAgent as CoreUa,
 };
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +27,7 @@ use tracing::{debug, warn};
 use super::call::{CallEvent, CallInfo, IncomingCall, SharedInfo};
 use super::{Config, Error, Offer};
 use crate::clock::Clock;
+use crate::dns::{Dns, RecordSet};
 use crate::media::{LocalSide, Media, Session};
 
 /// How long the task, once every handle is gone, waits for its hang-ups and the removal
@@ -37,6 +40,11 @@ const INCOMING_QUEUE: usize = 16;
 pub(crate) enum Command {
     Register {
         registrar: SocketAddr,
+        expires: u32,
+        events: mpsc::UnboundedSender<RegistrationEvent>,
+        reply: oneshot::Sender<Result<u32, Error>>,
+    },
+    RegisterDomain {
         expires: u32,
         events: mpsc::UnboundedSender<RegistrationEvent>,
         reply: oneshot::Sender<Result<u32, Error>>,
@@ -82,6 +90,44 @@ pub(crate) enum Command {
     },
 }
 
+/// The resolver, made on first use (the system's configuration, or the configured name
+/// servers); a resolver that cannot be made fails every lookup.
+struct DnsLookups {
+    servers: Vec<SocketAddr>,
+    dns: tokio::sync::OnceCell<Option<Dns>>,
+}
+
+impl DnsLookups {
+    fn new(servers: Vec<SocketAddr>) -> Self {
+        DnsLookups {
+            servers,
+            dns: tokio::sync::OnceCell::new(),
+        }
+    }
+
+    async fn lookup(&self, query: &DnsQuery) -> RecordSet {
+        let dns = self
+            .dns
+            .get_or_init(|| async {
+                if self.servers.is_empty() {
+                    Dns::system()
+                        .map_err(|e| warn!("DNS: the system's configuration: {e}"))
+                        .ok()
+                } else {
+                    Some(Dns::with_name_servers(
+                        &self.servers,
+                        Duration::from_secs(2),
+                    ))
+                }
+            })
+            .await;
+        match dns {
+            Some(d) => d.lookup(query).await,
+            None => RecordSet::Failed,
+        }
+    }
+}
+
 /// What the task keeps for one call.
 struct CallEntry {
     events: mpsc::UnboundedSender<CallEvent>,
@@ -91,6 +137,9 @@ struct CallEntry {
     direction: Direction,
     /// Our re-INVITE's direction and its waiter.
     reinvite: Option<(Direction, oneshot::Sender<Result<Media, Error>>)>,
+    /// A re-INVITE asked for before the ACK for our 2xx came: it goes once it has (§14.1
+    /// needs a confirmed dialog).
+    deferred_reinvite: Option<(Direction, oneshot::Sender<Result<Media, Error>>)>,
     hangup_waiters: Vec<oneshot::Sender<EndReason>>,
 }
 
@@ -106,6 +155,7 @@ impl CallEntry {
             session,
             direction: Direction::SendRecv,
             reinvite: None,
+            deferred_reinvite: None,
             hangup_waiters: Vec::new(),
         }
     }
@@ -142,8 +192,10 @@ pub(crate) struct Driver {
     calls: HashMap<CallId, CallEntry>,
     registration: Option<RegistrationEntry>,
     options: HashMap<TransactionId, oneshot::Sender<Result<u16, Error>>>,
-    resolved_tx: mpsc::UnboundedSender<(u32, Option<SocketAddr>)>,
-    resolved_rx: mpsc::UnboundedReceiver<(u32, Option<SocketAddr>)>,
+    /// The RFC 3263 lookups (the core orders and fails over; this only asks).
+    dns: Arc<DnsLookups>,
+    resolved_tx: mpsc::UnboundedSender<(u32, RecordSet)>,
+    resolved_rx: mpsc::UnboundedReceiver<(u32, RecordSet)>,
     next_session: u64,
 }
 
@@ -200,7 +252,12 @@ impl Driver {
         let endpoint = Endpoint::new(ep_config, slots, arena);
         let calls: Vec<CoreCall> = (0..config.calls).map(|_| CoreCall::default()).collect();
         let inbox = vec![0u8; config.max_message];
-        let ua = CoreUa::new(ua_config, endpoint, calls, inbox)?;
+        // One RFC 3263 resolution per call, and one for the registrar.
+        let resolutions: Vec<ResolutionSlot> = (0..=config.calls)
+            .map(|_| ResolutionSlot::default())
+            .collect();
+        let ua = CoreUa::new(ua_config, endpoint, calls, inbox)?.with_resolutions(resolutions);
+        let dns = Arc::new(DnsLookups::new(config.dns_servers.clone()));
         let aor = ua.aor().to_owned();
         let (incoming, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
         let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
@@ -217,6 +274,7 @@ impl Driver {
             calls: HashMap::new(),
             registration: None,
             options: HashMap::new(),
+            dns,
             resolved_tx,
             resolved_rx,
             next_session: seed >> 16,
@@ -266,9 +324,9 @@ impl Driver {
                     Some(cmd) => self.command(cmd),
                     None => closing = Some(self.close()),
                 },
-                Some((id, addr)) = self.resolved_rx.recv() => {
+                Some((id, records)) = self.resolved_rx.recv() => {
                     let now = self.clock.now();
-                    self.ua.resolved(now, id, addr);
+                    records.with_answer(|answer| self.ua.dns_answer(now, id, answer));
                 }
                 () = tokio::time::sleep_until(wake) => {
                     let now = self.clock.now();
@@ -343,6 +401,22 @@ impl Driver {
                 events,
                 reply,
             } => match self.ua.register(now, registrar, expires) {
+                Ok(()) => {
+                    self.registration = Some(RegistrationEntry {
+                        events: Some(events),
+                        first: Some(reply),
+                        ..RegistrationEntry::default()
+                    });
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::RegisterDomain {
+                expires,
+                events,
+                reply,
+            } => match self.ua.register_domain(now, expires) {
                 Ok(()) => {
                     self.registration = Some(RegistrationEntry {
                         events: Some(events),
@@ -463,8 +537,12 @@ impl Driver {
             let _ = reply.send(Err(Error::Ua(UaError::NoCall)));
             return;
         };
-        if entry.reinvite.is_some() {
+        if entry.reinvite.is_some() || entry.deferred_reinvite.is_some() {
             let _ = reply.send(Err(Error::Ua(UaError::InvalidState)));
+            return;
+        }
+        if self.ua.state(call) == Some(CallState::Answered) {
+            entry.deferred_reinvite = Some((direction, reply));
             return;
         }
         let offer = self.media.offer(&mut entry.session, direction);
@@ -563,6 +641,13 @@ impl Driver {
                     }
                 }
                 entry.send(CallEvent::Confirmed);
+                let deferred = self
+                    .calls
+                    .get_mut(&call)
+                    .and_then(|e| e.deferred_reinvite.take());
+                if let Some((direction, reply)) = deferred {
+                    self.reinvite(now, call, direction, reply);
+                }
             }
             UaEvent::Reinvite { call } => self.remote_reinvite(now, call),
             UaEvent::ReinviteDone { call, code } => {
@@ -595,7 +680,7 @@ impl Driver {
                     return;
                 };
                 entry.info().ended = Some(reason);
-                if let Some((_, reply)) = entry.reinvite {
+                for (_, reply) in entry.reinvite.into_iter().chain(entry.deferred_reinvite) {
                     let _ = reply.send(Err(Error::Ended(reason)));
                 }
                 for w in entry.hangup_waiters {
@@ -609,15 +694,11 @@ impl Driver {
                     let _ = reply.send(Ok(code));
                 }
             }
-            UaEvent::Resolve(q) => {
-                let (id, host, port) = (q.id, q.host().to_owned(), q.port.unwrap_or(5060));
-                let answer = self.resolved_tx.clone();
+            UaEvent::Resolve(query) => {
+                let (dns, answer) = (self.dns.clone(), self.resolved_tx.clone());
                 tokio::spawn(async move {
-                    let addr = tokio::net::lookup_host((host.as_str(), port))
-                        .await
-                        .ok()
-                        .and_then(|mut addrs| addrs.next());
-                    let _ = answer.send((id, addr));
+                    let records = dns.lookup(&query).await;
+                    let _ = answer.send((query.id, records));
                 });
             }
         }

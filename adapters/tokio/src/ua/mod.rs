@@ -54,6 +54,9 @@ pub struct Config {
     pub timers: TimerConfig,
     /// Seeds tags, Call-IDs and branches (`None`: from the clock).
     pub seed: Option<u64>,
+    /// DNS servers for RFC 3263 lookups of names in URIs (empty: the system's
+    /// configuration, /etc/resolv.conf).
+    pub dns_servers: Vec<SocketAddr>,
     /// Whether calls may come in: they wait (up to 16) for
     /// [`UserAgent::next_incoming`]; more are answered 486 Busy Here. `false`: every
     /// incoming call is declined with 480 Temporarily Unavailable at once.
@@ -77,6 +80,7 @@ impl Config {
             timers: TimerConfig::default(),
             seed: None,
             incoming: true,
+            dns_servers: Vec::new(),
         }
     }
 }
@@ -221,7 +225,23 @@ impl UserAgent {
         Ok(Registration::new(self.commands.clone(), events, granted))
     }
 
-    /// Calls `target` (a SIP URI). Returns once the INVITE is on its way; the call's events
+    /// Registers our AOR with the registrar of our domain, found by RFC 3263 (NAPTR, SRV,
+    /// A/AAAA for `sip:domain`, §10.2.6), failing over to the next server on a timeout or
+    /// 503; otherwise as [`register`](Self::register).
+    pub async fn register_domain(&self, expires: u32) -> Result<Registration, Error> {
+        let (events_tx, events) = mpsc::unbounded_channel();
+        let granted = self
+            .ask(|reply| Command::RegisterDomain {
+                expires,
+                events: events_tx,
+                reply,
+            })
+            .await??;
+        Ok(Registration::new(self.commands.clone(), events, granted))
+    }
+
+    /// Calls `target` (a SIP URI; a host name is found by RFC 3263, trying the next server
+    /// when one does not answer or answers 503). Returns once the INVITE is on its way; the call's events
     /// (ringing, answered, ended) come from [`Call::next_event`] or [`Call::answered`].
     pub async fn call(&self, target: &str, offer: Offer) -> Result<Call, Error> {
         let (events_tx, events) = mpsc::unbounded_channel();
