@@ -1181,25 +1181,6 @@ fn can_respond(m: &Machine, code: u16) -> bool {
 /// Writes a socket address's IP as a Via host (IPv6 in brackets).
 fn write_host(buf: &mut [u8; 64], addr: SocketAddr) -> Result<&str, EndpointError> {
     let mut w = Writer::new(&mut buf[..]);
-    write_ip(&mut w, addr.ip())?;
+    crate::message::ip::write_host_ip(&mut w, addr.ip())?;
     core::str::from_utf8(w.finish()).map_err(|_| EndpointError::TooLarge)
-}
-
-/// Writes an IP address as a URI or Via host: IPv4 dotted-decimal, written by hand (no
-/// `core::fmt` on a UA's IPv4 path), IPv6 in brackets in its RFC 5952 text form.
-pub(crate) fn write_ip(w: &mut Writer<'_>, ip: core::net::IpAddr) -> Result<(), WriteError> {
-    match ip {
-        core::net::IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    w.put(b".")?;
-                }
-                w.put_u32(u32::from(octet))?;
-            }
-            Ok(())
-        }
-        core::net::IpAddr::V6(a) => {
-            core::fmt::Write::write_fmt(w, format_args!("[{a}]")).map_err(|_| WriteError)
-        }
-    }
 }

@@ -209,7 +209,7 @@ static FOLDED: Folded = fold_names();
 /// cleared (all of them if `at >= len`). Reads past `len` when `line` is long enough, which is
 /// the case in the parser (a name is followed by its colon and value); otherwise gathers the
 /// bytes one by one.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
     let left = len.saturating_sub(at);
     if left == 0 {
@@ -236,7 +236,7 @@ fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
 
 /// Whether `line[..len]` is the canonical name of `candidate`, ignoring ASCII case (see
 /// [`Folded`]). `len` is the candidate's length, at most 19.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
     let i = candidate as usize;
     let (Some(lower), Some(fold)) = (FOLDED.lower.get(i), FOLDED.fold.get(i)) else {
@@ -250,7 +250,7 @@ fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
 
 /// Looks up the name `line[..len]`, reading whole words of `line` past the name when it is
 /// long enough. `len <= line.len()` is the caller's to ensure; a longer `len` finds nothing.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
     match line.get(..len) {
         Some([c]) => compact(*c),

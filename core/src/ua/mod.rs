@@ -568,7 +568,7 @@ fn sock_uri<'b>(
         w.put(user).ok()?;
         w.put(b"@").ok()?;
     }
-    crate::endpoint::write_ip(&mut w, addr.ip()).ok()?;
+    crate::message::ip::write_host_ip(&mut w, addr.ip()).ok()?;
     w.put(b":").ok()?;
     w.put_u32(u32::from(addr.port())).ok()?;
     if transport != Transport::Udp {

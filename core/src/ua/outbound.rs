@@ -735,7 +735,7 @@ pub(super) fn angle<'b>(buf: &'b mut [u8], uri: &str) -> Result<&'b [u8], UaErro
 
 fn host_of(buf: &mut [u8; 64], a: SocketAddr) -> Result<&str, UaError> {
     let mut w = crate::message::Writer::new(&mut buf[..]);
-    crate::endpoint::write_ip(&mut w, a.ip()).map_err(|_| UaError::BadInput)?;
+    crate::message::ip::write_host_ip(&mut w, a.ip()).map_err(|_| UaError::BadInput)?;
     core::str::from_utf8(w.finish()).map_err(|_| UaError::BadInput)
 }
 
