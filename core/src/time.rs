@@ -38,6 +38,12 @@ impl Instant {
     }
 }
 
+/// `ms` milliseconds as a [`Duration`], in 32-bit arithmetic (`Duration::from_millis` takes
+/// a `u64` and divides it, a library call on a 32-bit core).
+pub(crate) const fn millis(ms: u32) -> Duration {
+    Duration::new((ms / 1000) as u64, (ms % 1000) * 1_000_000)
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates at the end of time rather than overflowing.
