@@ -88,9 +88,15 @@ const SDP_BYTES: usize = 1024;
 /// the route set (two Record-Routes through a PBX fit with room to spare).
 const DIALOG_BYTES: usize = 512;
 
+/// Events the UA holds until the loop takes them. One input raises a few at most (a
+/// response: Ringing or Answered; a timer: an ended call, a registration's outcome), and the
+/// loop takes them every millisecond, after the datagrams that arrived meanwhile: eight
+/// cover a burst of them. When full, the oldest is lost. Each costs 76 bytes of RAM.
+const EVENTS: usize = 8;
+
 /// The phone's call slot and user agent, with the capacities above.
 type PhoneCall = Call<SDP_BYTES, DIALOG_BYTES>;
-type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES>;
+type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES, EVENTS>;
 
 /// Core clock, Hz (an STM32F4's 16 MHz internal oscillator after reset). SysTick ticks at
 /// 1 kHz from it.
