@@ -971,8 +971,9 @@ impl<'s> Endpoint<'s> {
     /// the free stack, taken for the moment only. Nothing else writes either before the
     /// next input or command (the only places a region is taken and written), so the ACK's
     /// bytes outlive the [`Transmit`] that borrows them. `None` when every region holds a
-    /// message: the ACK is not sent, and the peer's next retransmission of the response
-    /// (Timer G) is acknowledged instead.
+    /// message (only under full load): the ACK is not sent; over
+    /// UDP the peer's next retransmission of the response (Timer G) is acknowledged instead,
+    /// over TCP the peer's transaction ends at Timer H, as for a lost ACK.
     fn ack_region(&self) -> Option<core::ops::Range<usize>> {
         if self.scratch.first().is_some_and(|m| !m.busy) {
             return Some(self.region_range(Region::Scratch(0)));
