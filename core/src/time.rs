@@ -38,11 +38,24 @@ impl Instant {
     }
 }
 
+/// `ms` milliseconds as a [`Duration`], in 32-bit arithmetic (`Duration::from_millis` takes
+/// a `u64` and divides it, a library call on a 32-bit core).
+pub(crate) const fn millis(ms: u32) -> Duration {
+    Duration::new((ms / 1000) as u64, (ms % 1000) * 1_000_000)
+}
+
 impl Add<Duration> for Instant {
     type Output = Instant;
     /// Saturates at the end of time rather than overflowing.
+    ///
+    /// In `u64` arithmetic (`Duration::as_micros` is a `u128`, costly on a 32-bit core) and
+    /// out of line: it is called from every timer.
+    #[inline(never)]
     fn add(self, d: Duration) -> Instant {
-        let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        let micros = d
+            .as_secs()
+            .saturating_mul(1_000_000)
+            .saturating_add(u64::from(d.subsec_micros()));
         Instant(self.0.saturating_add(micros))
     }
 }

@@ -71,11 +71,11 @@ const MAX_MESSAGE: usize = 1024;
 /// refused like a full table: `TableFull` for ours (the registration retries), 503 with
 /// Retry-After for the peer's. Two per slot (8) would never refuse; each region is 1 KiB.
 /// The arena adds its own scratch region (stateless answers, ACKs for a 2xx, a CANCEL
-/// being built: the phone drains its outputs after every input, so one is enough) and the
-/// region for ACKs built when polled.
+/// being built: the phone drains its outputs after every input, so one is enough); an ACK
+/// for a non-2xx final, built when polled, borrows whichever region is free at that moment.
 const REGIONS: usize = 6;
 
-/// The endpoint's byte arena: the region pool, the scratch region and the poll region.
+/// The endpoint's byte arena: the region pool and the scratch region.
 const ARENA: usize = Endpoint::arena_len_with_regions(REGIONS, MAX_MESSAGE);
 
 /// Bytes of session descriptions a call keeps: ours, the peer's and a pending re-INVITE
@@ -88,9 +88,15 @@ const SDP_BYTES: usize = 1024;
 /// the route set (two Record-Routes through a PBX fit with room to spare).
 const DIALOG_BYTES: usize = 512;
 
+/// Events the UA holds until the loop takes them. One input raises a few at most (a
+/// response: Ringing or Answered; a timer: an ended call, a registration's outcome), and the
+/// loop takes them every millisecond, after the datagrams that arrived meanwhile: eight
+/// cover a burst of them. When full, the oldest is lost. Each costs 76 bytes of RAM.
+const EVENTS: usize = 8;
+
 /// The phone's call slot and user agent, with the capacities above.
 type PhoneCall = Call<SDP_BYTES, DIALOG_BYTES>;
-type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES>;
+type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES, EVENTS>;
 
 /// Core clock, Hz (an STM32F4's 16 MHz internal oscillator after reset). SysTick ticks at
 /// 1 kHz from it.

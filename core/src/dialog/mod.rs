@@ -84,9 +84,9 @@ pub fn next_hop<'a>(uri: &Uri<'a>) -> Option<NextHop<'a>> {
     let port = uri.port();
     let default = uri.port_or_default();
     if let Some(m) = uri.maddr() {
-        return Some(match m.parse::<IpAddr>() {
-            Ok(ip) => NextHop::Addr(SocketAddr::new(ip, port.unwrap_or(default))),
-            Err(_) => NextHop::Resolve { host: m, port },
+        return Some(match crate::message::ip::parse_ip(m.as_bytes()) {
+            Some(ip) => NextHop::Addr(SocketAddr::new(ip, port.unwrap_or(default))),
+            None => NextHop::Resolve { host: m, port },
         });
     }
     Some(match uri.host()? {

@@ -277,8 +277,9 @@ impl ScratchMeta {
 impl<'s> Endpoint<'s> {
     /// The arena size needed for `transactions` slots at `max_message` bytes: two pool
     /// regions per transaction (a request and a response, today's worst case, so every slot
-    /// can be used in any state), [`SCRATCH_REGIONS`] scratch regions, and one region for
-    /// messages built when polled (ACKs).
+    /// can be used in any state) and [`SCRATCH_REGIONS`] scratch regions. An ACK for a
+    /// non-2xx final response, built when polled, takes whichever of these is free for the
+    /// moment.
     pub const fn arena_len(transactions: usize, max_message: usize) -> usize {
         Self::arena_len_with(transactions, max_message, SCRATCH_REGIONS)
     }
@@ -304,7 +305,7 @@ impl<'s> Endpoint<'s> {
     }
 
     /// The arena size for a pool of `regions` regions of `max_message` bytes, shared by all
-    /// transactions, plus the fixed scratch region and the poll region.
+    /// transactions, plus the fixed scratch region.
     ///
     /// Each region is `max_message` bytes and costs 4 bytes of bookkeeping (the free list).
     /// A live transaction holds at most two regions and only while its state needs them
@@ -315,13 +316,13 @@ impl<'s> Endpoint<'s> {
     /// memory: a server whose transactions spend their Timer J or K in Completed needs one
     /// or none each. [`Endpoint::new`] derives the pool size from the arena's length.
     pub const fn arena_len_with_regions(regions: usize, max_message: usize) -> usize {
-        (regions + 2) * max_message + regions * pool::STACK_ENTRY
+        (regions + 1) * max_message + regions * pool::STACK_ENTRY
     }
 
     /// An endpoint over caller storage. The transaction capacity is `slots.len()`; the
     /// arena is sized by [`Endpoint::arena_len`] (a region pool of two per slot) or
-    /// [`Endpoint::arena_len_with_regions`] (a smaller pool): after the poll region and the
-    /// fixed scratch region, every `max_message + 4` bytes is one pool region.
+    /// [`Endpoint::arena_len_with_regions`] (a smaller pool): after the fixed scratch
+    /// region, every `max_message + 4` bytes is one pool region.
     pub fn new(
         config: Config,
         slots: impl Into<Storage<'s, Slot<Tx>>>,
@@ -331,7 +332,7 @@ impl<'s> Endpoint<'s> {
         let secret = (rng.next_u64(), rng.next_u64());
         let arena = arena.into();
         let m = config.max_message.max(1);
-        let pool_len = (arena.len().saturating_sub(2 * m) / (m + pool::STACK_ENTRY))
+        let pool_len = (arena.len().saturating_sub(m) / (m + pool::STACK_ENTRY))
             .min((NO_REGION - 1) as usize) as u32;
         let mut ep = Endpoint {
             config,
@@ -965,15 +966,30 @@ impl<'s> Endpoint<'s> {
         }
     }
 
+    /// Where an ACK for a non-2xx final response is built when polled (§17.1.1.3): the fixed
+    /// scratch region if no scratch message holds it, else the free pool region on top of
+    /// the free stack, taken for the moment only. Nothing else writes either before the
+    /// next input or command (the only places a region is taken and written), so the ACK's
+    /// bytes outlive the [`Transmit`] that borrows them. `None` when every region holds a
+    /// message (only under full load): the ACK is not sent; over
+    /// UDP the peer's next retransmission of the response (Timer G) is acknowledged instead,
+    /// over TCP the peer's transaction ends at Timer H, as for a lost ACK.
+    fn ack_region(&self) -> Option<core::ops::Range<usize>> {
+        if self.scratch.first().is_some_and(|m| !m.busy) {
+            return Some(self.region_range(Region::Scratch(0)));
+        }
+        let r = self.peek_region()?;
+        Some(self.region_range(Region::Pool(r)))
+    }
+
     fn region_range(&self, r: Region) -> core::ops::Range<usize> {
         let m = self.config.max_message;
         let i = match r {
-            Region::Poll => 0,
             Region::Scratch(k) => match self.scratch.get(k).map(|s| s.region) {
-                Some(p) if p != NO_REGION && p < self.pool_len => 2 + p as usize,
-                _ => 1,
+                Some(p) if p != NO_REGION && p < self.pool_len => 1 + p as usize,
+                _ => 0,
             },
-            Region::Pool(p) if p < self.pool_len => 2 + p as usize,
+            Region::Pool(p) if p < self.pool_len => 1 + p as usize,
             Region::Pool(_) => return 0..0,
         };
         i * m..(i + 1) * m
@@ -1181,25 +1197,6 @@ fn can_respond(m: &Machine, code: u16) -> bool {
 /// Writes a socket address's IP as a Via host (IPv6 in brackets).
 fn write_host(buf: &mut [u8; 64], addr: SocketAddr) -> Result<&str, EndpointError> {
     let mut w = Writer::new(&mut buf[..]);
-    write_ip(&mut w, addr.ip())?;
+    crate::message::ip::write_host_ip(&mut w, addr.ip())?;
     core::str::from_utf8(w.finish()).map_err(|_| EndpointError::TooLarge)
-}
-
-/// Writes an IP address as a URI or Via host: IPv4 dotted-decimal, written by hand (no
-/// `core::fmt` on a UA's IPv4 path), IPv6 in brackets in its RFC 5952 text form.
-pub(crate) fn write_ip(w: &mut Writer<'_>, ip: core::net::IpAddr) -> Result<(), WriteError> {
-    match ip {
-        core::net::IpAddr::V4(a) => {
-            for (i, octet) in a.octets().into_iter().enumerate() {
-                if i > 0 {
-                    w.put(b".")?;
-                }
-                w.put_u32(u32::from(octet))?;
-            }
-            Ok(())
-        }
-        core::net::IpAddr::V6(a) => {
-            core::fmt::Write::write_fmt(w, format_args!("[{a}]")).map_err(|_| WriteError)
-        }
-    }
 }

@@ -105,8 +105,6 @@ pub(crate) enum Region {
     Pool(u32),
     /// The region of scratch entry `k` (the fixed one or a pool region).
     Scratch(usize),
-    /// Where ACKs are built when polled.
-    Poll,
 }
 
 /// Which of a transaction's stored messages a transmission sends.
@@ -267,10 +265,7 @@ impl Endpoint<'_> {
                 Some(Part::Request) => self.pool_bytes(t.request, t.request_len),
                 Some(Part::Response) => self.pool_bytes(t.response, t.response_len),
                 None => match self.build_ack(&t) {
-                    Some(n) => {
-                        let r = self.region_range(Region::Poll);
-                        r.start..r.start + n.min(r.len())
-                    }
+                    Some((r, n)) => r.start..r.start + n.min(r.len()),
                     None => continue,
                 },
             };
@@ -410,17 +405,17 @@ impl Endpoint<'_> {
         }
     }
 
-    /// Builds the ACK for a non-2xx final response into the poll region (§17.1.1.3): the
-    /// INVITE's Request-URI, top Via, Route, From, Call-ID and CSeq number; the response's
-    /// To (with its tag).
-    fn build_ack(&mut self, t: &super::Tx) -> Option<usize> {
+    /// Builds the ACK for a non-2xx final response (§17.1.1.3): the INVITE's Request-URI,
+    /// top Via, Route, From, Call-ID and CSeq number; the response's To (with its tag).
+    /// Where it was built and its length.
+    fn build_ack(&mut self, t: &super::Tx) -> Option<(core::ops::Range<usize>, usize)> {
         if !matches!(t.machine, Machine::ClientInvite(_)) {
             return None;
         }
         let req = self.pool_bytes(t.request, t.request_len);
         let resp = self.pool_bytes(t.response, t.response_len);
-        let poll = self.region_range(Region::Poll);
-        let (others, out) = super::pool::split_out(&mut self.arena, poll);
+        let poll = self.ack_region()?;
+        let (others, out) = super::pool::split_out(&mut self.arena, poll.clone());
         let req_bytes = others.get(req);
         let resp_bytes = others.get(resp);
         let mut rh = [Header::EMPTY; super::MAX_HEADERS];
@@ -451,6 +446,6 @@ impl Endpoint<'_> {
         w.put_u32(cseq.seq).ok()?;
         w.put(b" ACK\r\n").ok()?;
         w.body(b"").ok()?;
-        Some(w.len())
+        Some((poll, w.len()))
     }
 }

@@ -2,7 +2,7 @@
 //! as soon as a transaction's state no longer needs the bytes.
 //!
 //! ```text
-//! arena: [poll region][fixed scratch region][pool region 0 .. N-1][free stack: N × u32]
+//! arena: [fixed scratch region][pool region 0 .. N-1][free stack: N × u32]
 //! ```
 //!
 //! A transaction holds at most two pool regions (its request and its last response). Each
@@ -174,7 +174,7 @@ impl Endpoint<'_> {
     }
 
     fn stack_entry(&self, i: u32) -> Range<usize> {
-        let base = (2 + self.pool_len as usize) * self.config.max_message;
+        let base = (1 + self.pool_len as usize) * self.config.max_message;
         let at = base + i as usize * STACK_ENTRY;
         at..at + STACK_ENTRY
     }
@@ -184,6 +184,14 @@ impl Endpoint<'_> {
         for i in (0..self.pool_len).rev() {
             self.push_region(i);
         }
+    }
+
+    /// The free region on top of the stack, left there (see [`Endpoint::ack_region`]).
+    pub(super) fn peek_region(&self) -> Option<u32> {
+        let top = self.free_len.checked_sub(1)?;
+        let bytes: [u8; STACK_ENTRY] = self.arena.get(self.stack_entry(top))?.try_into().ok()?;
+        let r = u32::from_le_bytes(bytes);
+        (r < self.pool_len).then_some(r)
     }
 
     fn pop_region(&mut self) -> Option<u32> {

@@ -327,6 +327,42 @@ fn client_invite_completed_rebuilds_the_ack() {
     assert_eq!(ep.stats().rejected_full, 0);
 }
 
+/// The ACK for a non-2xx final is built when polled into a free region: the fixed scratch
+/// region, or, while a queued stateless message holds that, a free pool region; neither
+/// message is overwritten by the other. (Three regions: the INVITE and the 486 hold two.)
+#[test]
+fn ack_built_when_polled_leaves_a_queued_scratch_message_intact() {
+    let mut slots: Vec<Slot<Tx>> = (0..2).map(|_| Slot::default()).collect();
+    let mut arena = std::vec![0u8; Endpoint::arena_len_with_regions(3, M)];
+    let mut ep = Endpoint::new(config(), &mut slots[..], &mut arena[..]);
+    let now = Instant::from_millis(0);
+    let req = send_invite(&mut ep, now);
+    let resp = response_to(&req, "486 Busy Here");
+    ep.handle(
+        now,
+        Input::Received {
+            transport: Transport::Udp,
+            local: addr("192.0.2.2:5060"),
+            remote: addr("192.0.2.1:5060"),
+            bytes: resp.as_bytes(),
+        },
+    );
+    let other = b"ACK sip:b@192.0.2.9 SIP/2.0\r\nContent-Length: 0\r\n\r\n";
+    let to = addr("192.0.2.9:5060");
+    ep.send_stateless(Transport::Udp, addr("192.0.2.2:5060"), to, other)
+        .unwrap();
+    let d = drain(&mut ep);
+    assert_eq!(d.sent.len(), 2);
+    let ack = d
+        .sent
+        .iter()
+        .find(|m| m.starts_with(b"ACK sip:a@"))
+        .unwrap();
+    let ack = String::from_utf8(ack.clone()).unwrap();
+    assert!(ack.contains(";tag=x1") && ack.contains("CSeq: "), "{ack}");
+    assert!(d.sent.iter().any(|m| m == other));
+}
+
 /// `keep_accepted: false` (a proxy): a client INVITE answered 2xx keeps no bytes in
 /// Accepted, yet a retransmitted 2xx is still delivered (for the proxy to pass on).
 #[test]

@@ -164,25 +164,21 @@ header_names! {
     WwwAuthenticate = "WWW-Authenticate";
 }
 
-/// The canonical names folded for comparison, indexed by discriminant: three little-endian
-/// words of the lowercased name, zero-padded, and three words holding `0x20` at each letter's
-/// position and `0` elsewhere.
+/// The canonical names lowercased, indexed by discriminant: three little-endian words each,
+/// zero-padded.
 ///
-/// A byte `b` of the input then matches the canonical byte `c` exactly when
-/// `b | fold == c`: at a letter (`fold = 0x20`), `b | 0x20 == c` holds only for the two
-/// cases of that letter (`x | 0x20` is a lowercase letter only if `x` is a letter); at a
-/// digit or `-` (`fold = 0`) it needs `b == c`. So the comparison is an exact ASCII
-/// case-insensitive one for any input bytes, not only for `token`s, eight bytes at a time.
-struct Folded {
-    lower: [[u64; 3]; NAMES.len()],
-    fold: [[u64; 3]; NAMES.len()],
-}
+/// A byte `b` of the input matches the canonical (lowercase) byte `c` exactly when
+/// `b | fold == c`, with `fold = 0x20` at a letter and `0` elsewhere: at a letter,
+/// `b | 0x20 == c` holds only for the two cases of that letter (`x | 0x20` is a lowercase
+/// letter only if `x` is a letter); at a digit or `-`, it needs `b == c`. So the comparison
+/// is an exact ASCII case-insensitive one for any input bytes, not only for `token`s, eight
+/// bytes at a time. The fold words are not stored: in a canonical name only the lowercase
+/// letters have bit `0x40` set (digits, `-` and the padding do not), so
+/// [`fold_of`] derives them from the name itself.
+static FOLDED: [[u64; 3]; NAMES.len()] = fold_names();
 
-const fn fold_names() -> Folded {
-    let mut out = Folded {
-        lower: [[0; 3]; NAMES.len()],
-        fold: [[0; 3]; NAMES.len()],
-    };
+const fn fold_names() -> [[u64; 3]; NAMES.len()] {
+    let mut out = [[0; 3]; NAMES.len()];
     let mut n = 0;
     while n < NAMES.len() {
         let name = NAMES[n].as_bytes();
@@ -191,11 +187,9 @@ const fn fold_names() -> Folded {
         let mut i = 0;
         while i < name.len() {
             let b = name[i];
-            let shift = 8 * (i % 8);
-            out.lower[n][i / 8] |= (b.to_ascii_lowercase() as u64) << shift;
-            if b.is_ascii_alphabetic() {
-                out.fold[n][i / 8] |= 0x20 << shift;
-            }
+            // Only letters, digits and `-`, so that `fold_of` holds.
+            assert!(b.is_ascii_alphanumeric() || b == b'-');
+            out[n][i / 8] |= (b.to_ascii_lowercase() as u64) << (8 * (i % 8));
             i += 1;
         }
         n += 1;
@@ -203,13 +197,17 @@ const fn fold_names() -> Folded {
     out
 }
 
-static FOLDED: Folded = fold_names();
+/// The fold word of a word of a lowercased canonical name: `0x20` at each letter.
+#[inline(always)]
+const fn fold_of(lower: u64) -> u64 {
+    (lower & 0x4040_4040_4040_4040) >> 1
+}
 
 /// Bytes `at..at + 8` of `line` as a little-endian word, with the bytes at or past `len`
 /// cleared (all of them if `at >= len`). Reads past `len` when `line` is long enough, which is
 /// the case in the parser (a name is followed by its colon and value); otherwise gathers the
 /// bytes one by one.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
     let left = len.saturating_sub(at);
     if left == 0 {
@@ -235,22 +233,21 @@ fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
 }
 
 /// Whether `line[..len]` is the canonical name of `candidate`, ignoring ASCII case (see
-/// [`Folded`]). `len` is the candidate's length, at most 19.
-#[inline(always)]
+/// [`FOLDED`]). `len` is the candidate's length, at most 19.
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
-    let i = candidate as usize;
-    let (Some(lower), Some(fold)) = (FOLDED.lower.get(i), FOLDED.fold.get(i)) else {
+    let Some(lower) = FOLDED.get(candidate as usize) else {
         return false;
     };
-    (word_at(line, 0, len) | fold[0]) == lower[0]
+    (word_at(line, 0, len) | fold_of(lower[0])) == lower[0]
         && (len <= 8
-            || ((word_at(line, 8, len) | fold[1]) == lower[1]
-                && (len <= 16 || (word_at(line, 16, len) | fold[2]) == lower[2])))
+            || ((word_at(line, 8, len) | fold_of(lower[1])) == lower[1]
+                && (len <= 16 || (word_at(line, 16, len) | fold_of(lower[2])) == lower[2])))
 }
 
 /// Looks up the name `line[..len]`, reading whole words of `line` past the name when it is
 /// long enough. `len <= line.len()` is the caller's to ensure; a longer `len` finds nothing.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
     match line.get(..len) {
         Some([c]) => compact(*c),
@@ -260,14 +257,17 @@ pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
 }
 
 /// Rows of [`INDEX`]: one per name length up to the longest canonical name (19 bytes).
+#[cfg(not(feature = "small-code"))]
 const INDEX_LENS: usize = 20;
 
 /// The candidates for a full name, indexed by `len * 32 + (first byte & 0x1f)`: at most two
 /// canonical names share a length and a first letter (Call-ID and Contact, Refer-To and
 /// Reply-To, ...), so each entry holds two, [`HeaderName::Other`] marking an empty place.
 /// Built from [`NAMES`] at compile time (a third name sharing an entry fails the build).
+#[cfg(not(feature = "small-code"))]
 static INDEX: [[HeaderName; 2]; INDEX_LENS * 32] = build_index();
 
+#[cfg(not(feature = "small-code"))]
 const fn build_index() -> [[HeaderName; 2]; INDEX_LENS * 32] {
     let mut t = [[HeaderName::Other; 2]; INDEX_LENS * 32];
     let mut n = 0;
@@ -288,8 +288,9 @@ const fn build_index() -> [[HeaderName; 2]; INDEX_LENS * 32] {
 
 /// Finds a full (non-compact) header name `line[..len]`: at most two candidates picked by
 /// the length and the first letter (see [`INDEX`]), each tried by one word-wise
-/// case-insensitive comparison (see [`Folded`]). The test `every_name_round_trips_in_any_case`
+/// case-insensitive comparison (see [`FOLDED`]). The test `every_name_round_trips_in_any_case`
 /// checks every name of the table is found.
+#[cfg(not(feature = "small-code"))]
 #[inline(always)]
 fn lookup_full(line: &[u8], len: usize) -> HeaderName {
     let (Some(&first), true) = (line.first(), len < INDEX_LENS) else {
@@ -305,6 +306,29 @@ fn lookup_full(line: &[u8], len: usize) -> HeaderName {
     } else {
         HeaderName::Other
     }
+}
+
+/// The canonical names' lengths, indexed by discriminant.
+#[cfg(feature = "small-code")]
+static LENS: [u8; NAMES.len()] = {
+    let mut out = [0; NAMES.len()];
+    let mut n = 0;
+    while n < NAMES.len() {
+        out[n] = NAMES[n].len() as u8;
+        n += 1;
+    }
+    out
+};
+
+/// Finds a full (non-compact) header name `line[..len]` by trying every name of its length
+/// (feature `small-code`: no `INDEX` table, 1.2 KB less flash).
+#[cfg(feature = "small-code")]
+#[inline(never)]
+fn lookup_full(line: &[u8], len: usize) -> HeaderName {
+    ALL.iter()
+        .zip(LENS)
+        .find(|&(&h, n)| usize::from(n) == len && matches_folded(line, len, h))
+        .map_or(HeaderName::Other, |(&h, _)| h)
 }
 
 impl HeaderName {

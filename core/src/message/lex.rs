@@ -130,6 +130,10 @@ pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
 /// is written as a map and a fold over an array, which LLVM turns into one vector compare
 /// and a mask test; elsewhere the chunk is two words tested the SWAR way ("has a zero
 /// byte"). Either way the position inside a chunk that holds the byte comes from the words.
+///
+/// With the `small-code` feature it is a plain byte loop, out of line: the word-wise one
+/// costs about 0.9 KB of flash wherever it is inlined.
+#[cfg(not(feature = "small-code"))]
 #[inline(always)]
 pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
@@ -175,6 +179,17 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         .iter()
         .position(|&b| b == needle)
         .map(|p| i + p)
+}
+
+/// The index of the first `needle` at or after `from`, one byte at a time (feature
+/// `small-code`: the smallest code, for firmware).
+#[cfg(feature = "small-code")]
+#[inline(never)]
+pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
+    buf.get(from..)?
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| from + p)
 }
 
 /// A `token` as `str`. The tokens nearly every message holds (the methods of RFC 3261 §27.4

@@ -12,6 +12,7 @@ pub mod builder;
 mod error;
 mod header;
 pub mod headers;
+pub(crate) mod ip;
 pub mod lex;
 mod params;
 mod parser;

@@ -352,7 +352,7 @@ impl Parser {
 }
 
 /// The length of the run of `token` characters at the start of `line`.
-#[inline(always)]
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 fn token_len(line: &[u8]) -> usize {
     line.iter()
         .position(|&b| !lex::is(b, TOKEN))

@@ -333,8 +333,7 @@ fn parse_host(s: &[u8], i: usize) -> Result<(RawHost, usize), UriError> {
         }
         let addr = s
             .get(a..e)
-            .and_then(|t| core::str::from_utf8(t).ok())
-            .and_then(|t| t.parse::<Ipv6Addr>().ok())
+            .and_then(super::ip::parse_ipv6)
             .ok_or(UriError::BadHost)?;
         return Ok((RawHost::V6(addr), e + 1));
     }
@@ -739,7 +738,7 @@ impl<'b> Uri<'b> {
     }
 
     /// [`Uri::parse_common`] after the host, which ends at `i`.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small-code"), inline(always))]
     fn parse_common_rest(
         s: &'b [u8],
         scheme: Scheme,

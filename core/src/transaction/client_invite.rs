@@ -119,7 +119,7 @@ impl ClientInviteTransaction {
                 } else if let Some(a) = self.timer_a.filter(|&a| a <= now) {
                     // Timer A: retransmit and double the interval (no T2 cap for INVITE).
                     fx.transmit = true;
-                    self.a_interval = self.a_interval.saturating_mul(2);
+                    self.a_interval = self.a_interval.saturating_add(self.a_interval);
                     self.timer_a = Some(a + self.a_interval);
                 }
             }

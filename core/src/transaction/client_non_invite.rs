@@ -92,7 +92,9 @@ impl ClientNonInviteTransaction {
                     fx.transmit = true;
                     // Trying: double up to T2; Proceeding: every T2 (§17.1.2.2).
                     self.e_interval = if self.state == Trying {
-                        self.e_interval.saturating_mul(2).min(self.timers.t2)
+                        self.e_interval
+                            .saturating_add(self.e_interval)
+                            .min(self.timers.t2)
                     } else {
                         self.timers.t2
                     };

@@ -163,7 +163,10 @@ impl ServerInviteTransaction {
                     fx.terminated = true;
                 } else if let Some(g) = self.timer_g.filter(|&g| g <= now) {
                     fx.transmit = true;
-                    self.g_interval = self.g_interval.saturating_mul(2).min(self.timers.t2);
+                    self.g_interval = self
+                        .g_interval
+                        .saturating_add(self.g_interval)
+                        .min(self.timers.t2);
                     self.timer_g = Some(g + self.g_interval);
                 }
             }

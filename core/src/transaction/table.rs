@@ -110,7 +110,13 @@ impl<'s, T> Table<'s, T> {
     }
 
     fn home(&self, key: u64) -> usize {
-        (key % self.cell_count() as u64) as usize
+        let n = self.cell_count();
+        // The key folded to 32 bits when the cell count fits them (always, on a 32-bit core,
+        // where a 64-bit remainder is a library call).
+        match u32::try_from(n) {
+            Ok(n) => ((key as u32 ^ (key >> 32) as u32) % n) as usize,
+            Err(_) => (key % n as u64) as usize,
+        }
     }
 
     /// Inserts `value` under `key`.

@@ -33,7 +33,12 @@ impl Default for TimerConfig {
 impl TimerConfig {
     /// 64·T1: Timers B, F, H, J (unreliable), L and M.
     pub fn t1_x64(&self) -> Duration {
-        self.t1.saturating_mul(64)
+        // Six doublings: `saturating_mul` divides a `u64`, a library call on a 32-bit core.
+        let mut d = self.t1;
+        for _ in 0..6 {
+            d = d.saturating_add(d);
+        }
+        d
     }
 
     /// Timer D: `timer_d` on unreliable transports, zero on reliable ones.

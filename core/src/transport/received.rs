@@ -1,11 +1,10 @@
 //! The `received` and `rport` Via parameters a server adds to a request it receives
 //! (RFC 3261 §18.2.1, RFC 3581 §4).
 
-use core::fmt::Write as _;
 use core::net::{IpAddr, SocketAddr};
 
 use crate::message::headers::Via;
-use crate::message::{Host, WriteError, Writer};
+use crate::message::{ip, Host, WriteError, Writer};
 
 /// What a server adds to the top Via of a request it received, decided by [`via_received`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -120,7 +119,12 @@ pub fn write_top_via(
     w.put(b"/")?;
     w.put(via.transport.as_bytes())?;
     w.put(b" ")?;
-    write!(w, "{}", via.host).map_err(|_| WriteError)?;
+    match via.host {
+        Host::Name(n) => w.put(n.as_bytes())?,
+        Host::Ipv4(a) => ip::write_ipv4(w, a)?,
+        // §25.1 `IPv6reference = "[" IPv6address "]"`.
+        Host::Ipv6(a) => ip::write_host_ip(w, IpAddr::V6(a))?,
+    }
     if let Some(port) = via.port {
         w.put(b":")?;
         w.put_u32(u32::from(port))?;
@@ -172,9 +176,13 @@ pub fn write_top_via(
 
 /// Writes `;received=IP` (IPv6 without brackets, §25.1 `via-received`).
 fn put_received(w: &mut Writer<'_>, ip: Option<IpAddr>) -> Result<(), WriteError> {
+    let Some(ip) = ip else {
+        return Ok(());
+    };
+    w.put(b";received=")?;
     match ip {
-        Some(ip) => write!(w, ";received={ip}").map_err(|_| WriteError),
-        None => Ok(()),
+        IpAddr::V4(a) => ip::write_ipv4(w, a),
+        IpAddr::V6(a) => ip::write_ipv6(w, a),
     }
 }
 

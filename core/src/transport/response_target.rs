@@ -153,13 +153,13 @@ fn maddr_target<'b>(via: &Via<'b>, transport: Transport) -> Option<ResponseTarge
         .strip_prefix('[')
         .and_then(|m| m.strip_suffix(']'))
         .unwrap_or(maddr);
-    Some(match literal.parse::<IpAddr>() {
-        Ok(ip) if ip.is_multicast() => ResponseTarget::Multicast {
+    Some(match crate::message::ip::parse_ip(literal.as_bytes()) {
+        Some(ip) if ip.is_multicast() => ResponseTarget::Multicast {
             addr: SocketAddr::new(ip, port),
             ttl: via.ttl().unwrap_or(1),
         },
-        Ok(ip) => ResponseTarget::Addr(SocketAddr::new(ip, port)),
-        Err(_) => ResponseTarget::Resolve {
+        Some(ip) => ResponseTarget::Addr(SocketAddr::new(ip, port)),
+        None => ResponseTarget::Resolve {
             host: maddr,
             port: Some(port),
             transport,

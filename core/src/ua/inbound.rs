@@ -16,7 +16,7 @@ use crate::time::Instant;
 /// How many 3xx in a row a call follows before giving up.
 const MAX_REDIRECTS: u8 = 3;
 
-impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
     pub(super) fn on_inbound(&mut self, now: Instant, kind: Inbound, bytes: &[u8]) {
         match kind {
             Inbound::Timeout { tx } => self.on_tx_timeout(now, tx),
@@ -561,7 +561,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         let mut retry = *b"0";
         // §14.2: a 500 to a second re-INVITE carries a Retry-After of 0 to 10 s.
         if code == 500 {
-            retry[0] = b'0' + (self.ep.rng().next_u64() % 10) as u8;
+            retry[0] = b'0' + ((self.ep.rng().next_u64() >> 32) as u32 % 10) as u8;
         }
         let extra = [("Retry-After", &retry[..])];
         let parts = ResponseParts {

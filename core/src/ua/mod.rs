@@ -155,12 +155,21 @@ pub struct UaConfig<'c> {
     pub policy: Policy<'c>,
 }
 
-const EVENT_QUEUE: usize = 16;
+/// The events a [`UserAgent`] holds for the application by default (its `EVENTS`). When the
+/// application lets more pile up, the oldest is lost.
+pub const EVENT_QUEUE: usize = 16;
 
 /// The user agent: calls and registration over an endpoint, in fixed storage. Each call
-/// keeps `SDP` bytes of session descriptions and `TEXT` bytes of dialog text (see [`Call`];
-/// the defaults suit a server or a desktop, a phone picks smaller ones).
-pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
+/// keeps `SDP` bytes of session descriptions and `TEXT` bytes of dialog text (see [`Call`]),
+/// and the UA holds up to `EVENTS` events until [`poll_event`](Self::poll_event) takes them;
+/// the defaults suit a server or a desktop, a phone picks smaller ones.
+pub struct UserAgent<
+    's,
+    'c,
+    const SDP: usize = SDP_STORE,
+    const TEXT: usize = DIALOG_TEXT,
+    const EVENTS: usize = EVENT_QUEUE,
+> {
     config: UaConfig<'c>,
     ep: Endpoint<'s>,
     calls: Storage<'s, Call<SDP, TEXT>>,
@@ -170,7 +179,7 @@ pub struct UserAgent<'s, 'c, const SDP: usize = SDP_STORE, const TEXT: usize = D
     aor: crate::dialog::Span,
     contact: crate::dialog::Span,
     proxy_route: crate::dialog::Span,
-    events: [Option<UaEvent>; EVENT_QUEUE],
+    events: [Option<UaEvent>; EVENTS],
     ev_head: usize,
     ev_len: usize,
     registration: register::Registration,
@@ -210,7 +219,7 @@ enum Inbound {
     },
 }
 
-impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
     /// A UA over `endpoint`, with `calls.len()` call slots and an inbox of at least the
     /// endpoint's `max_message` bytes (where the UA copies each message it reads).
     pub fn new(
@@ -219,6 +228,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
         calls: impl Into<Storage<'s, Call<S, T>>>,
         inbox: impl Into<Storage<'s, u8>>,
     ) -> Result<Self, UaError> {
+        const { assert!(E > 0, "the event queue needs room for one event") };
         let mut names = TextBuf::new();
         let mut buf = [0u8; 200];
         let (user, domain) = (config.user.as_bytes(), config.domain.as_bytes());
@@ -244,7 +254,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             aor,
             contact,
             proxy_route,
-            events: [None; EVENT_QUEUE],
+            events: [None; E],
             ev_head: 0,
             ev_len: 0,
             registration,
@@ -378,7 +388,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             return None;
         }
         let e = self.events[self.ev_head].take();
-        self.ev_head = (self.ev_head + 1) % EVENT_QUEUE;
+        self.ev_head = (self.ev_head + 1) % E;
         self.ev_len -= 1;
         e
     }
@@ -430,12 +440,12 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     }
 
     fn emit(&mut self, e: UaEvent) {
-        if self.ev_len == EVENT_QUEUE {
+        if self.ev_len == E {
             // The application is not draining; the oldest event is the one lost.
-            self.ev_head = (self.ev_head + 1) % EVENT_QUEUE;
+            self.ev_head = (self.ev_head + 1) % E;
             self.ev_len -= 1;
         }
-        self.events[(self.ev_head + self.ev_len) % EVENT_QUEUE] = Some(e);
+        self.events[(self.ev_head + self.ev_len) % E] = Some(e);
         self.ev_len += 1;
     }
 
@@ -627,7 +637,7 @@ fn sock_uri<'b>(
         w.put(user).ok()?;
         w.put(b"@").ok()?;
     }
-    crate::endpoint::write_ip(&mut w, addr.ip()).ok()?;
+    crate::message::ip::write_host_ip(&mut w, addr.ip()).ok()?;
     w.put(b":").ok()?;
     w.put_u32(u32::from(addr.port())).ok()?;
     if transport != Transport::Udp {

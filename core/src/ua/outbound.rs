@@ -13,11 +13,11 @@ use crate::endpoint::{Destination, TransactionId};
 use crate::message::builder::{Address, RequestParts, ResponseParts, SentBy};
 use crate::message::{Header, Parser, Uri};
 use crate::rand::{Branch, Token};
-use crate::time::{Duration, Instant};
+use crate::time::Instant;
 
 const SDP: &str = "application/sdp";
 
-impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
     /// Places a call to `target` (a SIP URI), with an SDP offer or none (then the 2xx
     /// carries the offer and [`ack`](Self::ack) the answer, §13.2.1).
     pub fn invite(
@@ -510,7 +510,7 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
             } else if now >= r.next {
                 let _ = self.ep.retransmit_response(now, r.tx);
                 let t2 = self.ep.config().timers.t2;
-                r.interval = (r.interval * 2).min(t2);
+                r.interval = r.interval.saturating_add(r.interval).min(t2);
                 r.next = r.next + r.interval;
                 self.calls[i].ok_retransmit = Some(r);
             }
@@ -530,13 +530,15 @@ impl<'s, 'c, const S: usize, const T: usize> UserAgent<'s, 'c, S, T> {
     /// §14.1: after a 491, wait 2.1–4 s if we own the Call-ID (we were the caller), else
     /// 0–2 s, in 10 ms units, then retry.
     pub(super) fn schedule_glare_retry(&mut self, now: Instant, i: usize) {
-        let r = self.ep.rng().next_u64();
+        // 32 random bits are plenty, and a 32-bit remainder is one instruction on a phone's
+        // core where a 64-bit one is a library call.
+        let r = (self.ep.rng().next_u64() >> 32) as u32;
         let ms = if self.calls[i].role == Role::Caller {
             2100 + (r % 191) * 10
         } else {
             (r % 201) * 10
         };
-        self.calls[i].glare_retry = Some(now + Duration::from_millis(ms));
+        self.calls[i].glare_retry = Some(now + crate::time::millis(ms));
     }
 
     pub(super) fn send_register(
@@ -696,7 +698,7 @@ pub(super) fn angle<'b>(buf: &'b mut [u8], uri: &str) -> Result<&'b [u8], UaErro
 
 fn host_of(buf: &mut [u8; 64], a: SocketAddr) -> Result<&str, UaError> {
     let mut w = crate::message::Writer::new(&mut buf[..]);
-    crate::endpoint::write_ip(&mut w, a.ip()).map_err(|_| UaError::BadInput)?;
+    crate::message::ip::write_host_ip(&mut w, a.ip()).map_err(|_| UaError::BadInput)?;
     core::str::from_utf8(w.finish()).map_err(|_| UaError::BadInput)
 }
 

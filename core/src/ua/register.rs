@@ -84,10 +84,13 @@ pub const MIN_REFRESH_LEAD: Duration = Duration::from_secs(5);
 /// assert_eq!(refresh_delay(8), Duration::from_secs(4)); // half way
 /// ```
 pub fn refresh_delay(granted: u32) -> Duration {
-    let ms = u64::from(granted) * 1000;
-    let min_lead = u64::try_from(MIN_REFRESH_LEAD.as_millis()).unwrap_or(u64::MAX);
-    let lead = (ms / 10).max(min_lead).min(ms / 2);
-    Duration::from_millis(ms - lead)
+    // In tenths of a second, in 32-bit arithmetic: a tenth of `granted` seconds is `granted`
+    // tenths, half of it `5 * granted`.
+    const MIN_LEAD: u32 =
+        MIN_REFRESH_LEAD.as_secs() as u32 * 10 + MIN_REFRESH_LEAD.subsec_millis() / 100;
+    let lead = granted.max(MIN_LEAD).min(granted.saturating_mul(5));
+    let lead = Duration::new(u64::from(lead / 10), (lead % 10) * 100_000_000);
+    Duration::from_secs(u64::from(granted)).saturating_sub(lead)
 }
 
 /// What to register, where: the UA's settings for one registration.

@@ -40,7 +40,7 @@ impl<'b> NameAddr<'b> {
 
     /// One value from the cursor (at the start of its buffer), which is left after its
     /// parameters.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small-code"), inline(always))]
     fn parse_at(c: &mut Cursor<'b>) -> Option<NameAddr<'b>> {
         let value = c.buf();
         c.skip_lws();

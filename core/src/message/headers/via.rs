@@ -61,7 +61,7 @@ impl<'b> Via<'b> {
 
     /// One value from the cursor (at the start of its buffer), which is left after its
     /// parameters.
-    #[inline(always)]
+    #[cfg_attr(not(feature = "small-code"), inline(always))]
     fn parse_at(c: &mut Cursor<'b>) -> Option<Via<'b>> {
         let value = c.buf();
         c.skip_lws();
@@ -129,7 +129,7 @@ impl<'b> Via<'b> {
             }
             8 if is("received") && self.received.is_none() => {
                 // via-received = "received" EQUAL (IPv4address / IPv6address)
-                self.received = Some(lex::ascii(value?)?.parse().ok()?);
+                self.received = Some(crate::message::ip::parse_ip(value?)?);
             }
             5 if is("rport") && self.rport.is_none() => {
                 self.rport = Some(match value {
