@@ -23,6 +23,10 @@ pub struct PhoneArgs {
     /// Send every request out of a dialog through this proxy (RFC 3261 §8.1.2).
     #[arg(long, value_name = "IP:PORT")]
     proxy: Option<SocketAddr>,
+    /// Send our requests over TCP (our Contact says transport=tcp); UDP otherwise. Requests
+    /// come in over both.
+    #[arg(long)]
+    tcp: bool,
     /// Register with this registrar first (and remove the binding when done).
     #[arg(long, value_name = "IP:PORT")]
     register: Option<SocketAddr>,
@@ -91,6 +95,9 @@ fn ua_config(args: &PhoneArgs, default_listen: SocketAddr) -> Result<Config, Str
     let mut c = Config::new(&args.user, &args.domain);
     c.bind = args.listen.unwrap_or(default_listen);
     c.outbound_proxy = args.proxy;
+    if args.tcp {
+        c.transport = sipwire_tokio::Transport::Tcp;
+    }
     c.media = MediaConfig {
         codecs: codecs(&args.codecs)?,
         rtp_port: args.rtp_port,

@@ -88,6 +88,7 @@ fn sipwire_call_reaches_sipwire_answer_and_holds() {
         "--duration",
         "1",
         "--hold",
+        "--tcp",
     ]);
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));

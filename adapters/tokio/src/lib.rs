@@ -6,7 +6,8 @@
 //! - [`server::Server`]: the proxy / registrar `sipwire serve` runs, on tokio.
 //!
 //! The core does the protocol (RFC 3261 transactions, dialogs, offer/answer per RFC 3264);
-//! this crate does the sockets, the clock and the waiting. UDP only for now.
+//! this crate does the sockets (UDP and TCP), the clock, the DNS lookups ([`dns`], RFC 3263
+//! with hickory-resolver) and the waiting.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -19,6 +20,7 @@ mod ua;
 pub use media::{Media, MediaConfig};
 pub use server::Server;
 pub use sipwire_core::sdp::{Codec, Direction};
+pub use sipwire_core::transport::Transport;
 pub use sipwire_core::ua::register::RegistrationEvent;
 pub use sipwire_core::ua::{CallId, EndReason};
 pub use sipwire_mio::{Mode, ServerConfig};

@@ -131,3 +131,54 @@ async fn registration_is_refreshed_raised_by_423_and_reports_failures() {
         Err(sipwire_tokio::Error::Closed)
     ));
 }
+
+/// Over TCP through the server `sipwire serve` runs (sipwire-mio, on its own thread): both
+/// register over TCP, Alice calls Bob by his AOR, holds and hangs up.
+#[tokio::test]
+async fn register_and_call_over_tcp_through_the_mio_server() {
+    let config = ServerConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..ServerConfig::default()
+    };
+    let server = sipwire_mio::Server::bind(&config).unwrap();
+    let proxy = server.tcp_addrs()[0];
+    let stopper = server.stopper();
+    let serving = std::thread::spawn(move || server.run());
+
+    let phone = |user: &str| {
+        let mut c = Config::new(user, "localhost");
+        c.transport = sipwire_tokio::Transport::Tcp;
+        c.outbound_proxy = Some(proxy);
+        c
+    };
+    let bob = UserAgent::bind(phone("bob")).await.unwrap();
+    let _bob_reg = timeout(LIMIT, bob.register(proxy, 300))
+        .await
+        .unwrap()
+        .unwrap();
+    let alice = UserAgent::bind(phone("alice")).await.unwrap();
+    let answering = tokio::spawn({
+        let bob = bob.clone();
+        async move {
+            let incoming = bob.next_incoming().await.unwrap();
+            let mut call = incoming.answer().await.unwrap();
+            call.ended().await
+        }
+    });
+    let mut call = alice.call("sip:bob@localhost", Offer::Auto).await.unwrap();
+    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    timeout(LIMIT, call.hold()).await.unwrap().unwrap();
+    assert_eq!(
+        timeout(LIMIT, call.hangup()).await.unwrap().unwrap(),
+        EndReason::LocalBye
+    );
+    assert_eq!(
+        timeout(LIMIT, answering).await.unwrap().unwrap(),
+        EndReason::RemoteBye
+    );
+    alice.shutdown().await;
+    bob.shutdown().await;
+    stopper.stop();
+    serving.join().unwrap().unwrap();
+}

@@ -251,3 +251,36 @@ async fn shutdown_hangs_up_the_calls_left() {
         EndReason::RemoteBye
     );
 }
+
+#[tokio::test]
+async fn a_call_over_tcp_both_ways() {
+    let mut c = Config::new("alice", "example.test");
+    c.transport = sipwire_tokio::Transport::Tcp;
+    let alice = UserAgent::bind(c).await.unwrap();
+    // Bob sends over UDP by default, but Alice's Contact says transport=tcp: Bob's requests
+    // in the dialog (the BYE here) open a TCP connection to her (§18.1.1, §12.2.1.1).
+    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let mut call = alice.call(&uri(&bob, "bob"), Offer::Auto).await.unwrap();
+    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    let bobs = incoming.answer().await.unwrap();
+    timeout(LIMIT, call.answered()).await.unwrap().unwrap();
+    timeout(LIMIT, call.hold()).await.unwrap().unwrap();
+    assert_eq!(
+        timeout(LIMIT, bobs.hangup()).await.unwrap().unwrap(),
+        EndReason::LocalBye
+    );
+    assert_eq!(
+        timeout(LIMIT, call.ended()).await.unwrap(),
+        EndReason::RemoteBye
+    );
+    // Nobody listening on TCP at this port: the INVITE cannot go, the call ends at once.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let target = format!("sip:x@127.0.0.1:{port};transport=tcp");
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    assert!(matches!(
+        timeout(LIMIT, call.answered()).await.unwrap(),
+        Err(Error::Ended(EndReason::Timeout))
+    ));
+}

@@ -20,11 +20,12 @@ use sipwire_core::ua::{
     Call as CoreCall, CallId, CallState, EndReason, ResolutionSlot, UaConfig, UaError, UaEvent,
     UserAgent as CoreUa,
 };
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::call::{CallEvent, CallInfo, IncomingCall, SharedInfo};
+use super::tcp::{Connections, StreamInput};
 use super::{Config, Error, Offer};
 use crate::clock::Clock;
 use crate::dns::{Dns, RecordSet};
@@ -181,6 +182,10 @@ struct RegistrationEntry {
 pub(crate) struct Driver {
     ua: CoreUa<'static, 'static>,
     socket: UdpSocket,
+    /// TCP on the same address as `socket` (§18: a UA takes requests on both).
+    listener: TcpListener,
+    connections: Connections,
+    stream_rx: mpsc::UnboundedReceiver<StreamInput>,
     local: SocketAddr,
     clock: Clock,
     media: LocalSide,
@@ -212,6 +217,8 @@ impl Driver {
         handles: mpsc::WeakUnboundedSender<Command>,
     ) -> Result<(Driver, mpsc::Receiver<IncomingCall>, SocketAddr, String), Error> {
         let socket = UdpSocket::bind(config.bind).await?;
+        // TCP on the port UDP got (§18.1: both on the same port).
+        let listener = TcpListener::bind(socket.local_addr()?).await?;
         let local = match config.advertise {
             Some(a) => a,
             None => socket.local_addr()?,
@@ -231,7 +238,7 @@ impl Driver {
         // few bytes are leaked once per user agent.
         let ua_config = UaConfig {
             local,
-            transport: Transport::Udp,
+            transport: config.transport,
             user: leak(&config.user),
             domain: leak(&config.domain),
             display_name: config.display_name.as_deref().map(leak),
@@ -261,9 +268,13 @@ impl Driver {
         let aor = ua.aor().to_owned();
         let (incoming, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
         let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
+        let (stream_tx, stream_rx) = mpsc::unbounded_channel();
         let driver = Driver {
             ua,
             socket,
+            listener,
+            connections: Connections::new(config.max_message, stream_tx),
+            stream_rx,
             local,
             clock: Clock::new(),
             media: LocalSide::new(config.media, local.ip()),
@@ -324,6 +335,11 @@ impl Driver {
                     Some(cmd) => self.command(cmd),
                     None => closing = Some(self.close()),
                 },
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, remote)) => self.connections.accepted(stream, remote),
+                    Err(e) => debug!("accept: {e}"),
+                },
+                Some(input) = self.stream_rx.recv() => self.stream_input(input),
                 Some((id, records)) = self.resolved_rx.recv() => {
                     let now = self.clock.now();
                     records.with_answer(|answer| self.ua.dns_answer(now, id, answer));
@@ -333,6 +349,28 @@ impl Driver {
                     self.ua.handle(now, Input::Timeout);
                 }
             }
+        }
+    }
+
+    /// What a TCP connection reports.
+    fn stream_input(&mut self, input: StreamInput) {
+        let now = self.clock.now();
+        match input {
+            StreamInput::Received { remote, bytes } => {
+                let input = Input::Received {
+                    transport: Transport::Tcp,
+                    local: self.local,
+                    remote,
+                    bytes: &bytes,
+                };
+                self.ua.handle(now, input);
+            }
+            StreamInput::Failed { txs } => {
+                for tx in txs {
+                    self.ua.handle(now, Input::SendFailed { tx });
+                }
+            }
+            StreamInput::Closed { remote, id } => self.connections.closed(remote, id),
         }
     }
 
@@ -369,6 +407,10 @@ impl Driver {
                 progress = true;
                 let sent = match t.transport {
                     Transport::Udp => self.socket.send_to(t.bytes, t.remote).await.map(|_| ()),
+                    Transport::Tcp => {
+                        self.connections.send(t.remote, t.bytes, t.tx);
+                        Ok(())
+                    }
                     other => Err(std::io::Error::other(format!(
                         "{other:?} is not served by this user agent"
                     ))),

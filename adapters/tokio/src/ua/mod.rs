@@ -11,12 +11,14 @@
 mod call;
 mod driver;
 mod registration;
+mod tcp;
 
 use std::fmt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use sipwire_core::transaction::TimerConfig;
+use sipwire_core::transport::Transport;
 use sipwire_core::ua::{EndReason, UaError};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
@@ -29,8 +31,12 @@ use driver::Command;
 /// Who the user agent is and where it listens.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// The UDP address to bind (port 0: any free port).
+    /// The address to bind, UDP and TCP (port 0: any free port, the same for both).
     pub bind: SocketAddr,
+    /// The transport of our requests (§18.1): UDP, or TCP (then our Contact says
+    /// `transport=tcp`, so requests to us come over TCP too). Either way the user agent
+    /// takes requests over both, on the same port.
+    pub transport: Transport,
     /// The address written in Via and Contact; `None`: the bound one, which must then not be
     /// a wildcard (0.0.0.0 or ::).
     pub advertise: Option<SocketAddr>,
@@ -68,6 +74,7 @@ impl Config {
     pub fn new(user: &str, domain: &str) -> Config {
         Config {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
+            transport: Transport::Udp,
             advertise: None,
             user: user.to_owned(),
             domain: domain.to_owned(),
@@ -146,8 +153,8 @@ impl From<std::io::Error> for Error {
     }
 }
 
-/// A SIP user agent on tokio: register, place and receive calls, send OPTIONS. Cheap to
-/// clone; the task behind it runs until the last handle (of any kind) is dropped.
+/// A SIP user agent on tokio over UDP and TCP: register, place and receive calls, send
+/// OPTIONS. Cheap to clone; the task behind it runs until the last handle (of any kind) is dropped.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), sipwire_tokio::Error> {
