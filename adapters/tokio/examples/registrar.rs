@@ -1,4 +1,4 @@
-//! A registrar and stateful proxy on tokio, embedded in an application: UDP on
+//! A registrar and stateful proxy on tokio, embedded in an application: UDP and TCP on
 //! 127.0.0.1:5060 (or the address given), domain `localhost`, until Ctrl-C. Phones register
 //! with it and call each other through it.
 //!
@@ -16,7 +16,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .parse()?;
     let config = ServerConfig {
         udp: vec![listen],
-        tcp: vec![],
+        tcp: vec![listen],
         ..ServerConfig::default()
     };
     let server = Server::bind(&config).await?;

@@ -15,6 +15,7 @@ mod clock;
 pub mod dns;
 pub mod media;
 pub mod server;
+mod tcp;
 mod ua;
 
 pub use media::{Media, MediaConfig};

@@ -132,20 +132,9 @@ async fn registration_is_refreshed_raised_by_423_and_reports_failures() {
     ));
 }
 
-/// Over TCP through the server `sipwire serve` runs (sipwire-mio, on its own thread): both
-/// register over TCP, Alice calls Bob by his AOR, holds and hangs up.
-#[tokio::test]
-async fn register_and_call_over_tcp_through_the_mio_server() {
-    let config = ServerConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec!["127.0.0.1:0".parse().unwrap()],
-        ..ServerConfig::default()
-    };
-    let server = sipwire_mio::Server::bind(&config).unwrap();
-    let proxy = server.tcp_addrs()[0];
-    let stopper = server.stopper();
-    let serving = std::thread::spawn(move || server.run());
-
+/// Bob and Alice register over TCP with the server at `proxy`; Alice calls Bob by his
+/// AOR, holds and hangs up.
+async fn register_and_call_over_tcp(proxy: std::net::SocketAddr) {
     let phone = |user: &str| {
         let mut c = Config::new(user, "localhost");
         c.transport = sipwire_tokio::Transport::Tcp;
@@ -179,6 +168,41 @@ async fn register_and_call_over_tcp_through_the_mio_server() {
     );
     alice.shutdown().await;
     bob.shutdown().await;
+}
+
+/// Over TCP through the server `sipwire serve` runs (sipwire-mio, on its own thread).
+#[tokio::test]
+async fn register_and_call_over_tcp_through_the_mio_server() {
+    let config = ServerConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..ServerConfig::default()
+    };
+    let server = sipwire_mio::Server::bind(&config).unwrap();
+    let proxy = server.tcp_addrs()[0];
+    let stopper = server.stopper();
+    let serving = std::thread::spawn(move || server.run());
+    register_and_call_over_tcp(proxy).await;
     stopper.stop();
     serving.join().unwrap().unwrap();
+}
+
+/// Over TCP through the server on tokio.
+#[tokio::test]
+async fn register_and_call_over_tcp_through_the_tokio_server() {
+    let config = ServerConfig {
+        udp: vec!["127.0.0.1:0".parse().unwrap()],
+        tcp: vec!["127.0.0.1:0".parse().unwrap()],
+        ..ServerConfig::default()
+    };
+    let server = Server::bind(&config).await.unwrap();
+    let proxy = server.tcp_addrs()[0];
+    assert_eq!(proxy.port(), server.local_addrs()[0].port());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.run(async {
+        let _ = stopped.await;
+    }));
+    register_and_call_over_tcp(proxy).await;
+    let _ = stop.send(());
+    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
 }

@@ -25,11 +25,11 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::call::{CallEvent, CallInfo, IncomingCall, SharedInfo};
-use super::tcp::{Connections, StreamInput};
 use super::{Config, Error, Offer};
 use crate::clock::Clock;
 use crate::dns::{Dns, RecordSet};
 use crate::media::{LocalSide, Media, Session};
+use crate::tcp::{Connections, StreamInput};
 
 /// How long the task, once every handle is gone, waits for its hang-ups and the removal
 /// of its binding to be answered.

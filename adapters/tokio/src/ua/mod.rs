@@ -11,7 +11,6 @@
 mod call;
 mod driver;
 mod registration;
-mod tcp;
 
 use std::fmt;
 use std::net::SocketAddr;

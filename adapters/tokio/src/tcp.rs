@@ -1,5 +1,5 @@
-//! TCP for the user agent (RFC 3261 §18): one connection per peer address, opened when a
-//! message must go to a peer that has none and accepted from peers; each has a task reading
+//! TCP for the user agent and the server (RFC 3261 §18): one connection per peer address,
+//! opened when a message must go to a peer that has none and accepted from peers; each has a task reading
 //! it, framing messages by Content-Length (§18.3, the core's [`StreamBuffer`]), and a task
 //! writing what the core transmits. Responses go back on the request's connection
 //! (§18.2.2): the core addresses them to the request's source, which is that connection.
@@ -19,7 +19,7 @@ use tracing::debug;
 /// How long connecting to a peer may take before its messages count as not sent.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// What the connections tell the user agent's task.
+/// What the connections tell the task that owns them.
 pub(crate) enum StreamInput {
     /// One whole message (or the bytes of a stream that cannot be framed, for the core to
     /// answer 400 if it can, §18.3; the connection is then closed).
@@ -38,7 +38,7 @@ struct Connection {
     writer: mpsc::UnboundedSender<Outgoing>,
 }
 
-/// The user agent's TCP connections, by peer address.
+/// TCP connections, by peer address.
 pub(crate) struct Connections {
     max_message: usize,
     by_peer: HashMap<SocketAddr, Connection>,
