@@ -25,4 +25,7 @@ pub use sipwire_core::transport::Transport;
 pub use sipwire_core::ua::register::RegistrationEvent;
 pub use sipwire_core::ua::{CallId, EndReason};
 pub use sipwire_mio::{Mode, ServerConfig};
-pub use ua::{Call, CallEvent, Config, Error, IncomingCall, Offer, Registration, UserAgent};
+pub use ua::{
+    Call, CallEvent, Config, Error, IncomingCall, IncomingCalls, Offer, Registration, Status,
+    UserAgent,
+};

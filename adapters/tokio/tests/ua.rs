@@ -58,7 +58,8 @@ async fn call_answered_held_resumed_and_hung_up_by_the_caller() {
         first,
         Some(CallEvent::Ringing {
             code: 180,
-            early_media: false
+            early_media: false,
+            media: None,
         })
     );
     let media = timeout(LIMIT, call.answered()).await.unwrap().unwrap();
@@ -200,14 +201,45 @@ async fn options_answered_200_and_408_without_a_peer() {
     );
 }
 
+/// A UA with short timers (T1 20 ms, T4 100 ms), so that transactions end within a second
+/// or two of their last message (§17: Timers D, J, K and RFC 6026's L and M).
+async fn quick_ua(user: &str) -> UserAgent {
+    let mut c = Config::new(user, "example.test");
+    c.timers.t1 = Duration::from_millis(20);
+    c.timers.t2 = Duration::from_millis(80);
+    c.timers.t4 = Duration::from_millis(100);
+    c.timers.timer_d = Duration::from_millis(200);
+    UserAgent::bind(c).await.unwrap()
+}
+
+/// The stream's next item.
+async fn next<S: futures_core::Stream + ?Sized>(s: &mut std::pin::Pin<Box<S>>) -> Option<S::Item> {
+    std::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await
+}
+
+/// Waits until the UA holds no call and no transaction.
+async fn until_empty(ua: &UserAgent) {
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    loop {
+        let s = ua.status().await.unwrap();
+        if s.calls == 0 && s.transactions == 0 {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "left behind: {s:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn dropping_handles_hangs_up_and_cancelled_futures_leave_nothing() {
-    let alice = ua("alice", vec![Codec::PCMU]).await;
-    let bob = ua("bob", vec![Codec::PCMU]).await;
+    let alice = quick_ua("alice").await;
+    let bob = quick_ua("bob").await;
     let target = uri(&bob, "bob");
+    // Bob takes his calls from the Stream.
+    let mut calls = Box::pin(bob.incoming());
     // A call whose handle is dropped while ringing is cancelled (§9.1): Bob's side ends.
     let call = alice.call(&target, Offer::Auto).await.unwrap();
-    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    let incoming = timeout(LIMIT, next(&mut calls)).await.unwrap().unwrap();
     incoming.ring().await.unwrap();
     // Let the 180 reach Alice so that the CANCEL may go (§9.1).
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -221,7 +253,7 @@ async fn dropping_handles_hangs_up_and_cancelled_futures_leave_nothing() {
     // A future waiting for an answer, cancelled by a timeout, then the handle dropped: the
     // answered call is hung up with BYE.
     let mut call = alice.call(&target, Offer::Auto).await.unwrap();
-    let incoming = timeout(LIMIT, bob.next_incoming()).await.unwrap().unwrap();
+    let incoming = timeout(LIMIT, next(&mut calls)).await.unwrap().unwrap();
     assert!(timeout(Duration::from_millis(50), call.answered())
         .await
         .is_err());
@@ -234,6 +266,16 @@ async fn dropping_handles_hangs_up_and_cancelled_futures_leave_nothing() {
         }
     }
     assert_eq!(reasons, [EndReason::RemoteBye]);
+    // An incoming call whose handle is dropped unanswered is declined (603).
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    drop(timeout(LIMIT, next(&mut calls)).await.unwrap().unwrap());
+    assert!(matches!(
+        timeout(LIMIT, call.answered()).await.unwrap(),
+        Err(Error::Ended(EndReason::Rejected(603)))
+    ));
+    // Nothing is left in either core once the transactions' timers have run.
+    until_empty(&alice).await;
+    until_empty(&bob).await;
 }
 
 #[tokio::test]
@@ -283,4 +325,70 @@ async fn a_call_over_tcp_both_ways() {
         timeout(LIMIT, call.answered()).await.unwrap(),
         Err(Error::Ended(EndReason::Timeout))
     ));
+}
+
+/// The headers a UAS copies into its responses (§8.2.6.2), from a request's text.
+fn copied_headers(request: &str) -> String {
+    request
+        .split("\r\n")
+        .filter(|l| {
+            let name = l.split(':').next().unwrap_or("").to_ascii_lowercase();
+            ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str())
+        })
+        .map(|l| {
+            if l.to_ascii_lowercase().starts_with("to:") {
+                format!("{l};tag=peer1\r\n")
+            } else {
+                format!("{l}\r\n")
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn early_media_in_a_183_is_reported_with_its_codec() {
+    let alice = ua("alice", vec![Codec::PCMU, Codec::PCMA]).await;
+    // A scripted UAS: 183 Session Progress with an answer (PCMA), then nothing more.
+    let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let target = format!("sip:gw@{}", peer.local_addr().unwrap());
+    let mut call = alice.call(&target, Offer::Auto).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, from) = timeout(LIMIT, peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let invite = String::from_utf8_lossy(&buf[..n]).into_owned();
+    assert!(invite.starts_with("INVITE "));
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+               m=audio 7078 RTP/AVP 8\r\n";
+    let progress = format!(
+        "SIP/2.0 183 Session Progress\r\n{}Contact: <sip:gw@{}>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        copied_headers(&invite),
+        peer.local_addr().unwrap(),
+        sdp.len()
+    );
+    peer.send_to(progress.as_bytes(), from).await.unwrap();
+    match timeout(LIMIT, call.next_event()).await.unwrap() {
+        Some(CallEvent::Ringing {
+            code: 183,
+            early_media: true,
+            media: Some(m),
+        }) => {
+            assert_eq!(m.codec, Codec::PCMA);
+            assert_eq!(m.remote_rtp, Some("127.0.0.9:7078".parse().unwrap()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Hanging up now sends CANCEL (§9.1).
+    drop(call);
+    let (n, _) = timeout(LIMIT, peer.recv_from(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        buf[..n].starts_with(b"CANCEL "),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
 }

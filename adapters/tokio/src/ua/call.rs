@@ -22,6 +22,8 @@ pub enum CallEvent {
         code: u16,
         /// Whether the response carried SDP (early media).
         early_media: bool,
+        /// The early media negotiated, when that SDP answers our offer with a common codec.
+        media: Option<Media>,
     },
     /// Our INVITE was answered (for an outgoing call), with what the offer/answer agreed.
     Answered {

@@ -89,6 +89,9 @@ pub(crate) enum Command {
     Shutdown {
         reply: oneshot::Sender<()>,
     },
+    Status {
+        reply: oneshot::Sender<super::Status>,
+    },
 }
 
 /// The resolver, made on first use (the system's configuration, or the configured name
@@ -496,6 +499,13 @@ impl Driver {
             Command::Hangup { call, reply } => self.hangup(now, call, reply),
             // Taken by the loop before it gets here.
             Command::Shutdown { .. } => {}
+            Command::Status { reply } => {
+                let _ = reply.send(super::Status {
+                    calls: self.ua.active_calls(),
+                    transactions: self.ua.endpoint().transactions(),
+                    stats: self.ua.endpoint().stats(),
+                });
+            }
             Command::Options { target, reply } => match self.ua.options(now, &target) {
                 Ok(tx) => {
                     self.options.insert(tx, reply);
@@ -665,9 +675,18 @@ impl Driver {
         match e {
             UaEvent::IncomingCall { call } => self.incoming_call(now, call),
             UaEvent::Ringing { call, code, .. } => {
+                // A provisional response with an answer to our offer: early media (RFC 3960).
+                let media = match (self.ua.local_sdp(call), self.ua.remote_sdp(call)) {
+                    (Some(o), Some(a)) => self.media.negotiated(o, a, false),
+                    _ => None,
+                };
                 let early_media = self.ua.remote_sdp(call).is_some();
                 if let Some(entry) = self.calls.get(&call) {
-                    entry.send(CallEvent::Ringing { code, early_media });
+                    entry.send(CallEvent::Ringing {
+                        code,
+                        early_media,
+                        media,
+                    });
                 }
             }
             UaEvent::Answered { call } => self.answered(now, call),

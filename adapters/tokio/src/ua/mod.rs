@@ -13,8 +13,11 @@ mod driver;
 mod registration;
 
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use sipwire_core::transaction::TimerConfig;
 use sipwire_core::transport::Transport;
@@ -152,6 +155,38 @@ impl From<std::io::Error> for Error {
     }
 }
 
+/// What the user agent holds right now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// Calls in any state (ringing, up, ending).
+    pub calls: usize,
+    /// Transactions in the core's table (they outlive their calls by their timers: §17).
+    pub transactions: usize,
+    /// The endpoint's counters.
+    pub stats: sipwire_core::endpoint::Stats,
+}
+
+/// The incoming calls as a [`Stream`](futures_core::Stream) (see
+/// [`UserAgent::next_incoming`]).
+pub struct IncomingCalls {
+    ua: UserAgent,
+    next: Option<Pin<Box<dyn Future<Output = Option<IncomingCall>> + Send>>>,
+}
+
+impl futures_core::Stream for IncomingCalls {
+    type Item = IncomingCall;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<IncomingCall>> {
+        let ua = self.ua.clone();
+        let next = self
+            .next
+            .get_or_insert_with(|| Box::pin(async move { ua.next_incoming().await }));
+        let call = std::task::ready!(next.as_mut().poll(cx));
+        self.next = None;
+        Poll::Ready(call)
+    }
+}
+
 /// A SIP user agent on tokio over UDP and TCP: register, place and receive calls, send
 /// OPTIONS. Cheap to clone; the task behind it runs until the last handle (of any kind) is dropped.
 ///
@@ -266,6 +301,20 @@ impl UserAgent {
     /// [`IncomingCall::ring`]); `None` once the task has stopped. See [`Config::incoming`].
     pub async fn next_incoming(&self) -> Option<IncomingCall> {
         self.shared.incoming.lock().await.recv().await
+    }
+
+    /// The incoming calls as a stream (each item as [`next_incoming`](Self::next_incoming)
+    /// gives it).
+    pub fn incoming(&self) -> IncomingCalls {
+        IncomingCalls {
+            ua: self.clone(),
+            next: None,
+        }
+    }
+
+    /// What the user agent holds: calls, transactions, counters.
+    pub async fn status(&self) -> Result<Status, Error> {
+        self.ask(|reply| Command::Status { reply }).await
     }
 
     /// Stops the user agent: hangs up every call, removes the registration's binding,
