@@ -263,9 +263,11 @@ pub fn call(args: CallArgs) -> ExitCode {
         let media = loop {
             tokio::select! {
                 e = call.next_event() => match e {
-                    Some(CallEvent::Ringing { code, early_media }) => {
-                        println!("ringing {code}{}", if early_media { " (early media)" } else { "" });
-                    }
+                    Some(CallEvent::Ringing { code, early_media, media }) => match media {
+                        Some(m) => println!("ringing {code} (early media {})", describe(&m)),
+                        None if early_media => println!("ringing {code} (early media)"),
+                        None => println!("ringing {code}"),
+                    },
                     Some(CallEvent::Answered { media }) => break media,
                     Some(CallEvent::Ended { reason }) => {
                         return Err(Failure::Call(format!("{reason:?}")));
