@@ -8,20 +8,65 @@ use tokio::time::timeout;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
+/// The tokio server, serving until [`stop`](Running::stop).
+struct Running {
+    udp: std::net::SocketAddr,
+    tcp: Option<std::net::SocketAddr>,
+    location: sipwire_mio::SharedLocation,
+    stop: tokio::sync::oneshot::Sender<()>,
+    serving: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Binds 127.0.0.1 (any port; TCP too when `tcp`) with `change` applied, and serves.
+    async fn start(tcp: bool, change: impl FnOnce(&mut ServerConfig)) -> Running {
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let mut config = ServerConfig {
+            udp: vec![any],
+            tcp: if tcp { vec![any] } else { vec![] },
+            ..ServerConfig::default()
+        };
+        change(&mut config);
+        let server = Server::bind(&config).await.unwrap();
+        let (udp, tcp) = (server.local_addrs()[0], server.tcp_addrs().first().copied());
+        let location = server.location();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serving = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        Running {
+            udp,
+            tcp,
+            location,
+            stop,
+            serving,
+        }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        timeout(LIMIT, self.serving)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+    }
+}
+
+/// Bob answers his next call and waits for its end.
+fn answer_one(bob: &UserAgent) -> tokio::task::JoinHandle<EndReason> {
+    let bob = bob.clone();
+    tokio::spawn(async move {
+        let incoming = bob.next_incoming().await.unwrap();
+        let mut call = incoming.answer().await.unwrap();
+        call.ended().await
+    })
+}
+
 #[tokio::test]
 async fn call_through_the_tokio_server_by_registration() {
-    let config = ServerConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec![],
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(&config).await.unwrap();
-    let proxy = server.local_addrs()[0];
-    let location = server.location();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = Running::start(false, |_| {}).await;
+    let (proxy, location) = (server.udp, server.location.clone());
 
     let mut bob_config = Config::new("bob", "localhost");
     bob_config.outbound_proxy = Some(proxy);
@@ -38,14 +83,7 @@ async fn call_through_the_tokio_server_by_registration() {
     let alice = UserAgent::bind(alice_config).await.unwrap();
     assert_eq!(alice.options(&format!("sip:{proxy}")).await.unwrap(), 200);
 
-    let answering = tokio::spawn({
-        let bob = bob.clone();
-        async move {
-            let incoming = bob.next_incoming().await.unwrap();
-            let mut call = incoming.answer().await.unwrap();
-            call.ended().await
-        }
-    });
+    let answering = answer_one(&bob);
     let mut call = alice.call("sip:bob@localhost", Offer::Auto).await.unwrap();
     timeout(LIMIT, call.answered()).await.unwrap().unwrap();
     timeout(LIMIT, call.hold()).await.unwrap().unwrap();
@@ -72,24 +110,13 @@ async fn call_through_the_tokio_server_by_registration() {
         }) => assert_eq!(code, 480),
         other => panic!("{other:?}"),
     }
-    let _ = stop.send(());
-    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
+    server.stop().await;
 }
 
 #[tokio::test]
 async fn registration_is_refreshed_raised_by_423_and_reports_failures() {
-    let config = ServerConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec![],
-        min_expires: 2,
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(&config).await.unwrap();
-    let registrar = server.local_addrs()[0];
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = Running::start(false, |c| c.min_expires = 2).await;
+    let registrar = server.udp;
     let ua = UserAgent::bind(Config::new("carol", "localhost"))
         .await
         .unwrap();
@@ -109,8 +136,7 @@ async fn registration_is_refreshed_raised_by_423_and_reports_failures() {
         .await
         .unwrap()
         .unwrap();
-    let _ = stop.send(());
-    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
+    server.stop().await;
 
     // A registrar that never answers: 408 after Timer F (64·T1), and nothing more is sent.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -147,14 +173,7 @@ async fn register_and_call_over_tcp(proxy: std::net::SocketAddr) {
         .unwrap()
         .unwrap();
     let alice = UserAgent::bind(phone("alice")).await.unwrap();
-    let answering = tokio::spawn({
-        let bob = bob.clone();
-        async move {
-            let incoming = bob.next_incoming().await.unwrap();
-            let mut call = incoming.answer().await.unwrap();
-            call.ended().await
-        }
-    });
+    let answering = answer_one(&bob);
     let mut call = alice.call("sip:bob@localhost", Offer::Auto).await.unwrap();
     timeout(LIMIT, call.answered()).await.unwrap().unwrap();
     timeout(LIMIT, call.hold()).await.unwrap().unwrap();
@@ -190,19 +209,9 @@ async fn register_and_call_over_tcp_through_the_mio_server() {
 /// Over TCP through the server on tokio.
 #[tokio::test]
 async fn register_and_call_over_tcp_through_the_tokio_server() {
-    let config = ServerConfig {
-        udp: vec!["127.0.0.1:0".parse().unwrap()],
-        tcp: vec!["127.0.0.1:0".parse().unwrap()],
-        ..ServerConfig::default()
-    };
-    let server = Server::bind(&config).await.unwrap();
-    let proxy = server.tcp_addrs()[0];
-    assert_eq!(proxy.port(), server.local_addrs()[0].port());
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let serving = tokio::spawn(server.run(async {
-        let _ = stopped.await;
-    }));
+    let server = Running::start(true, |_| {}).await;
+    let proxy = server.tcp.unwrap();
+    assert_eq!(proxy.port(), server.udp.port());
     register_and_call_over_tcp(proxy).await;
-    let _ = stop.send(());
-    timeout(LIMIT, serving).await.unwrap().unwrap().unwrap();
+    server.stop().await;
 }

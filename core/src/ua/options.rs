@@ -1,10 +1,9 @@
 //! OPTIONS sent by the UA (§11.1): ask a peer or a server what it supports, or only whether
 //! it answers. The answer's status arrives as [`UaEvent::OptionsAnswered`].
 
-use super::outbound::placeholder_via;
+use super::outbound::{outside_dialog, FromUs};
 use super::{concat_into, UaError, UaEvent, UserAgent};
 use crate::endpoint::TransactionId;
-use crate::message::builder::{Address, RequestParts};
 use crate::rand::Token;
 use crate::time::Instant;
 
@@ -39,33 +38,10 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         .ok_or(UaError::BadInput)?;
         let route = [self.names.str(self.proxy_route)];
         let accept = [("Accept", &b"application/sdp"[..])];
-        let parts = RequestParts {
-            method: "OPTIONS",
-            request_uri: target,
-            via: placeholder_via(),
-            max_forwards: 70,
-            to: Address {
-                display: None,
-                uri: target,
-                tag: None,
-            },
-            from: Address {
-                display: self.config.display_name,
-                uri: self.names.str(self.aor),
-                tag: Some(tag.as_str()),
-            },
-            call_id,
-            cseq: 1,
-            contact: Some(self.names.str(self.contact)),
-            route: if self.config.outbound_proxy.is_some() {
-                &route
-            } else {
-                &[]
-            },
-            extra: &accept,
-            content_type: None,
-            body: b"",
-        };
+        let names = (self.aor, self.contact);
+        let from = FromUs::of(&self.config, &self.names, names, tag.as_str(), &route);
+        let mut parts = outside_dialog("OPTIONS", target, call_id, 1, from);
+        parts.extra = &accept;
         let tx = self.ep.send_request(now, dest, &parts)?;
         self.options_tx[slot] = Some(tx);
         Ok(tx)

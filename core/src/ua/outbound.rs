@@ -6,9 +6,10 @@ use core::net::SocketAddr;
 
 use super::call::{OkRetransmit, Reinvite, Sdp};
 use super::{
-    concat_into, CallId, CallState, EndReason, RegisterKind, Role, UaError, UaEvent, UserAgent,
+    concat_into, CallId, CallState, EndReason, RegisterKind, Role, UaConfig, UaError, UaEvent,
+    UserAgent,
 };
-use crate::dialog::{next_hop, Dialog, NextHop, MAX_ROUTES};
+use crate::dialog::{next_hop, Dialog, NextHop, Span, TextBuf, MAX_ROUTES};
 use crate::endpoint::{Destination, TransactionId};
 use crate::message::builder::{Address, RequestParts, ResponseParts, SentBy};
 use crate::message::{Header, Parser, Uri};
@@ -97,33 +98,12 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         let c = &self.calls[i];
         let target = c.ids.str(c.target);
         let offer = c.sdp.get(Sdp::Local);
-        let parts = RequestParts {
-            method: "INVITE",
-            request_uri: request_uri.unwrap_or(target),
-            via: placeholder_via(),
-            max_forwards: 70,
-            to: Address {
-                display: None,
-                uri: target,
-                tag: None,
-            },
-            from: Address {
-                display: self.config.display_name,
-                uri: self.names.str(self.aor),
-                tag: Some(c.local_tag()),
-            },
-            call_id: c.call_id(),
-            cseq: c.invite_seq,
-            contact: Some(self.names.str(self.contact)),
-            route: if self.config.outbound_proxy.is_some() {
-                &route
-            } else {
-                &[]
-            },
-            extra: &[],
-            content_type: offer.map(|_| SDP),
-            body: offer.unwrap_or(b""),
-        };
+        let names = (self.aor, self.contact);
+        let from = FromUs::of(&self.config, &self.names, names, c.local_tag(), &route);
+        let mut parts = outside_dialog("INVITE", target, c.call_id(), c.invite_seq, from);
+        parts.request_uri = request_uri.unwrap_or(target);
+        parts.content_type = offer.map(|_| SDP);
+        parts.body = offer.unwrap_or(b"");
         let tx = self.ep.send_request(now, dest, &parts)?;
         self.calls[i].invite_tx = Some(tx);
         Ok(())
@@ -674,7 +654,76 @@ fn send_ack_for<const N: usize>(
     Ok(())
 }
 
-pub(super) fn placeholder_via() -> SentBy<'static> {
+/// Who a request outside a dialog is from: our display name and AOR with a tag, our
+/// Contact, and the outbound proxy's Route (§8.1.2), if any.
+#[derive(Clone, Copy)]
+pub(super) struct FromUs<'a> {
+    display: Option<&'a str>,
+    aor: &'a str,
+    tag: &'a str,
+    contact: &'a str,
+    route: &'a [&'a str],
+}
+
+impl<'a> FromUs<'a> {
+    /// Us, from the UA's configuration and names (its AOR and Contact spans), with `tag`;
+    /// `route` is `[the outbound proxy's Route URI]`. Takes the UA's fields, not the UA, so
+    /// that its endpoint stays free to send.
+    pub(super) fn of(
+        config: &UaConfig<'a>,
+        names: &'a TextBuf<256>,
+        (aor, contact): (Span, Span),
+        tag: &'a str,
+        route: &'a [&'a str; 1],
+    ) -> FromUs<'a> {
+        FromUs {
+            display: config.display_name,
+            aor: names.str(aor),
+            tag,
+            contact: names.str(contact),
+            route: if config.outbound_proxy.is_some() {
+                route
+            } else {
+                &[]
+            },
+        }
+    }
+}
+
+/// A request outside any dialog (§8.1.1) to `to`: To without a tag, no body.
+pub(super) fn outside_dialog<'a>(
+    method: &'a str,
+    to: &'a str,
+    call_id: &'a str,
+    cseq: u32,
+    from: FromUs<'a>,
+) -> RequestParts<'a> {
+    RequestParts {
+        method,
+        request_uri: to,
+        via: placeholder_via(),
+        max_forwards: 70,
+        to: Address {
+            display: None,
+            uri: to,
+            tag: None,
+        },
+        from: Address {
+            display: from.display,
+            uri: from.aor,
+            tag: Some(from.tag),
+        },
+        call_id,
+        cseq,
+        contact: Some(from.contact),
+        route: from.route,
+        extra: &[],
+        content_type: None,
+        body: b"",
+    }
+}
+
+fn placeholder_via() -> SentBy<'static> {
     // The endpoint writes the real Via (sent-by, branch) when it sends.
     SentBy {
         transport: "UDP",

@@ -445,34 +445,18 @@ impl Driver {
                 expires,
                 events,
                 reply,
-            } => match self.ua.register(now, registrar, expires) {
-                Ok(()) => {
-                    self.registration = Some(RegistrationEntry {
-                        events: Some(events),
-                        first: Some(reply),
-                        ..RegistrationEntry::default()
-                    });
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
+            } => {
+                let sent = self.ua.register(now, registrar, expires);
+                self.registering(sent, events, reply);
+            }
             Command::RegisterDomain {
                 expires,
                 events,
                 reply,
-            } => match self.ua.register_domain(now, expires) {
-                Ok(()) => {
-                    self.registration = Some(RegistrationEntry {
-                        events: Some(events),
-                        first: Some(reply),
-                        ..RegistrationEntry::default()
-                    });
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
+            } => {
+                let sent = self.ua.register_domain(now, expires);
+                self.registering(sent, events, reply);
+            }
             Command::Unregister { reply } => self.unregister(now, reply),
             Command::Call {
                 target,
@@ -514,6 +498,28 @@ impl Driver {
                     let _ = reply.send(Err(e.into()));
                 }
             },
+        }
+    }
+
+    /// A first REGISTER went (its answer goes to `reply`, later events to `events`), or
+    /// could not.
+    fn registering(
+        &mut self,
+        sent: Result<(), UaError>,
+        events: mpsc::UnboundedSender<RegistrationEvent>,
+        reply: oneshot::Sender<Result<u32, Error>>,
+    ) {
+        match sent {
+            Ok(()) => {
+                self.registration = Some(RegistrationEntry {
+                    events: Some(events),
+                    first: Some(reply),
+                    ..RegistrationEntry::default()
+                });
+            }
+            Err(e) => {
+                let _ = reply.send(Err(e.into()));
+            }
         }
     }
 
