@@ -361,6 +361,9 @@ fn kamailio(dir: &Path, port: u16) -> Peer {
                 "8",
                 "-n",
                 "1",
+                // No control socket: its path is fixed, and tests run Kamailios side by side.
+                "-A",
+                "NO_CTL",
             ])
             .args([
                 "-l",
