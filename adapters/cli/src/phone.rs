@@ -6,7 +6,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Args;
-use sipwire_tokio::{Call, CallEvent, Codec, Config, Error, MediaConfig, Offer, UserAgent};
+use sipwire_tokio::{
+    Call, CallEvent, Codec, Config, Error, IncomingCall, MediaConfig, Offer, UserAgent,
+};
 
 /// Who we are and where we go: the options both commands share.
 #[derive(Args, Debug, Clone)]
@@ -295,42 +297,66 @@ pub fn call(args: CallArgs) -> ExitCode {
     })
 }
 
-/// `sipwire answer`.
+/// `sipwire answer`: takes calls side by side (each rings, is answered and talks on its
+/// own task) until `--calls` have come, or Ctrl-C hangs up what is left.
 pub fn answer(args: AnswerArgs) -> ExitCode {
     run(async move {
         let (ua, registration) =
             start(&args.phone, SocketAddr::from(([127, 0, 0, 1], 5062)), true).await?;
-        let mut answered = 0u32;
-        while args.calls.is_none_or(|n| answered < n) {
+        let mut calls = tokio::task::JoinSet::new();
+        let mut taken = 0u32;
+        let mut interrupted = false;
+        while args.calls.is_none_or(|n| taken < n) {
             let incoming = tokio::select! {
                 c = ua.next_incoming() => match c {
                     Some(c) => c,
                     None => break,
                 },
-                () = ctrl_c() => break,
-            };
-            println!("incoming from {}", incoming.from());
-            if args.ring > 0.0 {
-                incoming.ring().await?;
-                println!("ringing");
-                tokio::time::sleep(secs(args.ring)).await;
-            }
-            match incoming.answer().await {
-                Ok(call) => {
-                    match call.media() {
-                        Some(m) => println!("answered {}", describe(&m)),
-                        None => println!("answered with an offer"),
-                    }
-                    talk(call, &args.phone).await?;
+                () = ctrl_c() => {
+                    interrupted = true;
+                    break;
                 }
-                Err(e) => println!("not answered: {e}"),
-            }
-            answered += 1;
+            };
+            taken += 1;
+            let (phone, ring) = (args.phone.clone(), args.ring);
+            calls.spawn(async move { take_call(incoming, ring, &phone).await });
         }
-        if let Some(r) = registration {
+        if interrupted {
+            // Hangs up every call left and removes the binding.
+            ua.shutdown().await;
+        }
+        while let Some(done) = calls.join_next().await {
+            if let Ok(Err(Failure::Call(m) | Failure::Usage(m))) = done {
+                println!("failed: {m}");
+            }
+        }
+        if let Some(r) = registration.filter(|_| !interrupted) {
             r.unregister().await?;
             println!("unregistered");
         }
         Ok(())
     })
+}
+
+/// One incoming call: ring for `ring` seconds if asked, answer, talk.
+async fn take_call(incoming: IncomingCall, ring: f64, phone: &PhoneArgs) -> Result<(), Failure> {
+    println!("incoming from {}", incoming.from());
+    if ring > 0.0 {
+        incoming.ring().await?;
+        println!("ringing");
+        tokio::time::sleep(secs(ring)).await;
+    }
+    match incoming.answer().await {
+        Ok(call) => {
+            match call.media() {
+                Some(m) => println!("answered {}", describe(&m)),
+                None => println!("answered with an offer"),
+            }
+            talk(call, phone).await
+        }
+        Err(e) => {
+            println!("not answered: {e}");
+            Ok(())
+        }
+    }
 }

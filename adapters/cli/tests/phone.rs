@@ -76,12 +76,15 @@ fn sipp_uas_answers_sipwire_call() {
 fn sipwire_call_reaches_sipwire_answer_and_holds() {
     let answer = Command::new(BIN)
         .args(["answer", "--listen", "127.0.0.1:25562", "--user", "bob"])
-        .args(["--calls", "1", "--ring", "0.1", "--codecs", "PCMA"])
+        .args(["--calls", "2", "--ring", "0.1", "--codecs", "PCMA"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
+    // A second call at the same time, over UDP: `answer` takes calls side by side.
+    let second =
+        std::thread::spawn(|| sipwire(&["call", "sip:bob@127.0.0.1:25562", "--duration", "1"]));
     let out = sipwire(&[
         "call",
         "sip:bob@127.0.0.1:25562",
@@ -90,6 +93,9 @@ fn sipwire_call_reaches_sipwire_answer_and_holds() {
         "--hold",
         "--tcp",
     ]);
+    let second = second.join().unwrap();
+    assert!(second.status.success(), "{}", text(&second.stdout));
+    assert!(text(&second.stdout).contains("hung up LocalBye"));
     let stdout = text(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", text(&out.stderr));
     for line in [
@@ -105,7 +111,7 @@ fn sipwire_call_reaches_sipwire_answer_and_holds() {
     let astdout = text(&answered.stdout);
     assert!(answered.status.success(), "{astdout}");
     assert!(astdout.contains("direction=RecvOnly"), "{astdout}");
-    assert!(astdout.contains("ended RemoteBye"), "{astdout}");
+    assert_eq!(astdout.matches("ended RemoteBye").count(), 2, "{astdout}");
 }
 
 #[test]
