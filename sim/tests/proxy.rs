@@ -1535,8 +1535,10 @@ fn proxy_fails_over_from_a_silent_srv_target_to_the_next() {
                 (10, 5060, "sip1.biloxi.example.com".into()),
             ],
         );
-        loc.dns.insert("sip1.biloxi.example.com".into(), addr(SILENT));
-        loc.dns.insert("sip2.biloxi.example.com".into(), addr(BILOXI));
+        loc.dns
+            .insert("sip1.biloxi.example.com".into(), addr(SILENT));
+        loc.dns
+            .insert("sip2.biloxi.example.com".into(), addr(BILOXI));
     }
     w.register_bob();
     let start = w.sim.trace().len();
