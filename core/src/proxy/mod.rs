@@ -5,8 +5,9 @@
 //! the loop-detection part of our Via branch, Proxy-Require 420), routing information
 //! (§16.4: our Request-URI after a strict router, our own top Route), the target set
 //! (§16.5: the [`Locator`] for our domains, the Request-URI otherwise), forwarding (§16.6:
-//! Request-URI, Max-Forwards, Record-Route, Via, strict next hops), and for a stateful proxy
-//! the response context (§16.7: 100 Trying, provisionals and 2xx forwarded at once, the best
+//! Request-URI, Max-Forwards, Record-Route, Via, strict next hops; for a stateful proxy a
+//! next hop that is a host name is found by RFC 3263, with §4.3 failover, see
+//! [`Proxy::with_resolutions`]), and for a stateful proxy the response context (§16.7: 100 Trying, provisionals and 2xx forwarded at once, the best
 //! final response, CANCEL of pending branches on a 2xx or 6xx, Timer C §16.8) and CANCEL
 //! (§16.10). Requests inside a dialog follow their Route (§16.12); the ACK for a 2xx is
 //! forwarded without a transaction.
@@ -134,7 +135,9 @@ pub trait Locator {
         out: &mut [Option<Target>; MAX_BRANCHES],
     ) -> usize;
 
-    /// The address of the next hop for a host that is a name (RFC 3263 §4), if known.
+    /// The address of the next hop for a host that is a name, if a static table knows it
+    /// (looked up before DNS; a name it does not know is resolved by RFC 3263 through
+    /// [`ProxyEvent::Resolve`], see [`Proxy::with_resolutions`]).
     fn resolve(
         &mut self,
         host: &str,
