@@ -240,6 +240,8 @@ pub struct Context {
     invite: bool,
     branches: [BranchCtx; MAX_BRANCHES],
     answered_2xx: bool,
+    /// The pending branches were cancelled (CANCEL, Timer C, a 2xx or 6xx): no failover.
+    cancelled: bool,
     best_code: u16,
     best: [u8; BEST_LEN],
     best_len: usize,
@@ -254,6 +256,7 @@ impl Default for Context {
             invite: false,
             branches: [NO_BRANCH; MAX_BRANCHES],
             answered_2xx: false,
+            cancelled: false,
             best_code: 0,
             best: [0; BEST_LEN],
             best_len: 0,
@@ -529,6 +532,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             c.invite = method == "INVITE";
             c.branches = [NO_BRANCH; MAX_BRANCHES];
             c.answered_2xx = false;
+            c.cancelled = false;
             c.best_code = 0;
             c.best_len = 0;
             c.timer_c = c.invite.then(|| now + self.config.timer_c);
@@ -927,6 +931,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     }
 
     fn cancel_branches(&mut self, now: Instant, ci: usize) {
+        self.contexts[ci].cancelled = true;
         for k in 0..MAX_BRANCHES {
             let b = self.contexts[ci].branches[k];
             match b.state {

@@ -143,8 +143,8 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     }
 
     /// RFC 3263 §4.3 after a timeout, a transport failure or a 503 on branch `k`: the same
-    /// request to the branch's next target, unless the request is being cancelled or
-    /// answered. Whether it went.
+    /// request to the branch's next target, unless the request is being cancelled (§16.10,
+    /// Timer C) or answered (a 2xx or 6xx, §16.7 step 10). Whether it went.
     pub(super) fn fail_over(&mut self, now: Instant, ci: usize, k: usize) -> bool {
         let c = &self.contexts[ci];
         let b = &c.branches[k];
@@ -154,6 +154,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             .is_some_and(|r| r.remaining() > 0);
         if !left
             || b.cancel_pending
+            || c.cancelled
             || c.answered_2xx
             || (600..700).contains(&c.best_code)
             || c.server_tx.is_none()

@@ -317,3 +317,35 @@ fn no_address_at_all_fails_the_branch_and_frees_the_slot() {
     assert_eq!(p.resolutions_in_use(), 0);
     assert_eq!(p.contexts_in_use(), 0);
 }
+
+#[test]
+fn a_cancelled_request_does_not_fail_over() {
+    let mut p = proxy(2);
+    let now = Instant::ZERO;
+    let sent = start(&mut p, now, "c8");
+    let first = sent.iter().find(|s| s.0 == addr(FIRST)).unwrap().2.clone();
+    receive(&mut p, now, FIRST, &response(&first, 180, "Ringing"));
+    run(&mut p, now);
+    let cancel = invite("c8")
+        .replacen("INVITE sip:", "CANCEL sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 CANCEL");
+    receive(&mut p, now, ALICE, &cancel);
+    let (sent, _) = run(&mut p, now);
+    assert!(sent
+        .iter()
+        .any(|s| s.0 == addr(FIRST) && s.2.starts_with("CANCEL ")));
+    // §16.10: the request is being cancelled, so a 503 is its answer, not a reason to try
+    // the next target (RFC 3263 §4.3).
+    receive(
+        &mut p,
+        now,
+        FIRST,
+        &response(&first, 503, "Service Unavailable"),
+    );
+    let (sent, _) = run(&mut p, now);
+    assert_eq!(invites_to(&sent, SECOND), 0, "{sent:?}");
+    assert!(sent
+        .iter()
+        .any(|s| s.0 == addr(ALICE) && s.2.starts_with("SIP/2.0 500 ")));
+    assert_eq!(p.resolutions_in_use(), 0);
+}
