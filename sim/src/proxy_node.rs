@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::net::SocketAddr;
 
 use sipwire_core::endpoint::{Config, Endpoint, Input, Tx};
-use sipwire_core::proxy::{Context, Locator, Proxy, ProxyConfig, ProxyEvent};
+use sipwire_core::proxy::{Context, Locator, Proxy, ProxyConfig, ProxyEvent, ResolutionSlot};
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::Slot;
 
@@ -29,7 +29,8 @@ pub struct ProxyNode<L: Locator + 'static, A: ProxyApplication<L>> {
 }
 
 impl<L: Locator + 'static, A: ProxyApplication<L>> ProxyNode<L, A> {
-    /// A proxy at `config.local` with `transactions` slots and `contexts` response contexts.
+    /// A proxy at `config.local` with `transactions` slots and `contexts` response contexts
+    /// (and as many RFC 3263 resolutions).
     pub fn new(
         config: ProxyConfig<'static>,
         endpoint: Config,
@@ -49,7 +50,12 @@ impl<L: Locator + 'static, A: ProxyApplication<L>> ProxyNode<L, A> {
         let ctx: Vec<Context> = (0..contexts).map(|_| Context::default()).collect();
         let scratch = vec![0u8; 2 * endpoint.max_message];
         ProxyNode {
-            proxy: Proxy::new(config, ep, locator, ctx, scratch),
+            // RFC 3263: one resolution per context, room for a next hop name per request.
+            proxy: Proxy::new(config, ep, locator, ctx, scratch).with_resolutions(
+                (0..contexts)
+                    .map(|_| ResolutionSlot::default())
+                    .collect::<Vec<_>>(),
+            ),
             addr: config.local,
             app,
             outbox: VecDeque::new(),

@@ -3,9 +3,9 @@
 //! Max-Forwards, forking, strict routers.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use sipwire_core::dns::{Answer, QueryKind};
+use sipwire_core::dns::{Answer, QueryKind, SrvRecord};
 use sipwire_core::endpoint::Config;
 use sipwire_core::message::builder::ResponseParts;
 use sipwire_core::message::headers::Contact;
@@ -40,6 +40,8 @@ fn addr(s: &str) -> SocketAddr {
 struct TestLocator {
     bindings: BTreeMap<String, Vec<(String, u16)>>,
     dns: BTreeMap<String, SocketAddr>,
+    /// SRV records (RFC 2782) by name: (priority, port, target).
+    srv: BTreeMap<String, Vec<(u16, u16, String)>>,
     /// Answer names only through `ProxyEvent::Resolve` (sans-IO DNS), not synchronously.
     sans_io_dns: bool,
 }
@@ -85,13 +87,34 @@ impl ProxyApplication<TestLocator> for Registrar {
         e: ProxyEvent,
     ) {
         if let ProxyEvent::Resolve(q) = e {
-            // The simulator's DNS: answers from the table.
-            let answer = proxy
-                .locator_mut()
-                .dns
-                .get(&q.host().to_ascii_lowercase())
-                .copied();
-            proxy.resolved(now, q.id, answer);
+            // The simulator's DNS: A records and SRV records from the tables, nothing else.
+            let name = q.name().to_ascii_lowercase();
+            let loc = proxy.locator_mut();
+            let ips: Vec<IpAddr> = match q.kind {
+                QueryKind::A => loc.dns.get(&name).map(|a| a.ip()).into_iter().collect(),
+                _ => Vec::new(),
+            };
+            let srv_owned = match q.kind {
+                QueryKind::Srv => loc.srv.get(&name).cloned().unwrap_or_default(),
+                _ => Vec::new(),
+            };
+            let srv: Vec<SrvRecord<'_>> = srv_owned
+                .iter()
+                .map(|(priority, port, target)| SrvRecord {
+                    priority: *priority,
+                    weight: 0,
+                    port: *port,
+                    target,
+                })
+                .collect();
+            let answer = if !ips.is_empty() {
+                Answer::Addresses(&ips)
+            } else if !srv.is_empty() {
+                Answer::Srv(&srv)
+            } else {
+                Answer::NoRecords
+            };
+            proxy.dns_answer(now, q.id, answer);
             return;
         }
         let ProxyEvent::Register { tx } = e else {
@@ -1172,11 +1195,21 @@ fn dns_as_sans_io_requests_answered_by_the_simulator() {
     let asked: Vec<String> = log
         .iter()
         .filter_map(|(_, e)| match e {
-            ProxyEvent::Resolve(q) => Some(q.host().to_string()),
+            ProxyEvent::Resolve(q) => Some(format!("{} {}", q.kind.as_str(), q.name())),
             _ => None,
         })
         .collect();
-    assert_eq!(asked, ["biloxi.example.com"]);
+    // RFC 3263 §4.1: NAPTR, then SRV for each transport the proxy sends on, then (§4.2) A
+    // at the default port.
+    assert_eq!(
+        asked,
+        [
+            "NAPTR biloxi.example.com",
+            "SRV _sip._udp.biloxi.example.com",
+            "SRV _sip._tcp.biloxi.example.com",
+            "A biloxi.example.com"
+        ]
+    );
     // An unknown name: the branch fails and Alice gets a final error, nothing is left behind.
     let now = w.sim.now();
     let call2 = w.ua(w.alice).command(now, |ua, _| {
@@ -1479,4 +1512,63 @@ Call-ID: reg1\r\nCSeq: 1 REGISTER\r\nContact: <sip:carol@192.0.2.30>\r\nContent-
     );
     assert!(got[1].starts_with("SIP/2.0 200 OK\r\n"), "{}", got[1]);
     assert!(got[1].contains("\r\nCSeq: 1 REGISTER\r\n"), "{}", got[1]);
+}
+
+/// RFC 3263 §4.3 in the proxy: atlanta finds biloxi.example.com's servers by SRV; the first
+/// (priority 10) is silent, so after Timer B the INVITE goes, as a new client transaction,
+/// to the second (biloxi's proxy), and the call is set up.
+#[test]
+fn proxy_fails_over_from_a_silent_srv_target_to_the_next() {
+    const SILENT: &str = "192.0.2.99:5060";
+    let mut w = world(71, 0.0, false);
+    {
+        let loc = w
+            .sim
+            .node_mut::<ProxyNode<TestLocator, Registrar>>(w.atlanta)
+            .proxy_mut()
+            .locator_mut();
+        loc.sans_io_dns = true;
+        loc.srv.insert(
+            "_sip._udp.biloxi.example.com".into(),
+            vec![
+                (20, 5060, "sip2.biloxi.example.com".into()),
+                (10, 5060, "sip1.biloxi.example.com".into()),
+            ],
+        );
+        loc.dns
+            .insert("sip1.biloxi.example.com".into(), addr(SILENT));
+        loc.dns
+            .insert("sip2.biloxi.example.com".into(), addr(BILOXI));
+    }
+    w.register_bob();
+    let start = w.sim.trace().len();
+    let t0 = w.sim.now();
+    let call = w.call();
+    w.run_for(40);
+    assert_eq!(
+        w.ua(w.alice).ua().state(call),
+        Some(CallState::Confirmed),
+        "{:?}",
+        flow_since(&w.sim, 0)
+    );
+    // The INVITE went to the silent target first (retransmitted until Timer B), then to
+    // biloxi, which alone passed it to Bob.
+    let invites_to = |to: &str| {
+        w.sim.trace()[start..]
+            .iter()
+            .filter(|e| w.sim.name(e.from) == "atlanta")
+            .map(|e| e.packet)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(|id| w.sim.packet(id))
+            .filter(|p| p.dst == addr(to) && start_line_label(&p.bytes) == "INVITE")
+            .count()
+    };
+    assert!(invites_to(SILENT) >= 2, "{}", invites_to(SILENT));
+    assert_eq!(invites_to(BILOXI), 1);
+    assert!(w.sim.now() - t0 >= Duration::from_secs(32));
+    let n = w.sim.node::<ProxyNode<TestLocator, Registrar>>(w.atlanta);
+    // The context ended with the 2xx, and its resolution slot with it.
+    assert_eq!(n.proxy().resolutions_in_use(), 0);
+    assert_eq!(n.proxy().contexts_in_use(), 0);
 }

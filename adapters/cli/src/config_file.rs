@@ -8,6 +8,7 @@
 //! mode = "stateful"          # or "stateless", "redirect"
 //! record_route = true
 //! workers = 1
+//! dns_servers = ["127.0.0.53:53"] # for next hops (RFC 3263); default: /etc/resolv.conf
 //!
 //! [listen]
 //! udp = ["127.0.0.1:5060", "[::1]:5060"]
@@ -20,6 +21,7 @@
 //! transactions = 131072
 //! regions = 262144           # message regions (default: two per transaction)
 //! contexts = 4096
+//! resolutions = 256          # next hops being resolved by DNS at once
 //! bindings = 100000
 //! max_message = 4096
 //! tcp_connections = 1024
@@ -55,6 +57,7 @@ pub struct ConfigFile {
     seed: Option<u64>,
     listen: Option<Listen>,
     hosts: Option<std::collections::BTreeMap<String, String>>,
+    dns_servers: Option<Vec<String>>,
     capacity: Option<Capacity>,
     timers: Option<Timers>,
     registrar: Option<RegistrarSection>,
@@ -81,6 +84,7 @@ struct Capacity {
     transactions: Option<usize>,
     regions: Option<usize>,
     contexts: Option<usize>,
+    resolutions: Option<usize>,
     bindings: Option<usize>,
     max_message: Option<usize>,
     tcp_connections: Option<usize>,
@@ -172,12 +176,16 @@ impl ConfigFile {
                 .map(|(name, a)| Ok((name.clone(), parse_addr(&format!("hosts.\"{name}\""), a)?)))
                 .collect::<Result<_, String>>()?;
         }
+        if let Some(d) = &self.dns_servers {
+            config.dns_servers = addrs("dns_servers", d)?;
+        }
         if let Some(c) = &self.capacity {
             set(&mut config.transactions, c.transactions);
             if c.regions.is_some() {
                 config.regions = c.regions;
             }
             set(&mut config.contexts, c.contexts);
+            set(&mut config.resolutions, c.resolutions);
             set(&mut config.bindings, c.bindings);
             set(&mut config.max_message, c.max_message);
             set(&mut config.tcp_connections, c.tcp_connections);
@@ -240,6 +248,7 @@ domains = ["example.com"]
 mode = "redirect"
 record_route = false
 workers = 2
+dns_servers = ["127.0.0.1:5353", "[::1]:53"]
 [listen]
 udp = ["127.0.0.1:5070", "[::1]:5070"]
 tcp = []
@@ -247,6 +256,7 @@ tcp = []
 "biloxi.example.com" = "127.0.0.2:5060"
 [capacity]
 transactions = 100
+resolutions = 8
 max_message = 2048
 [timers]
 t1_ms = 100
@@ -261,6 +271,8 @@ min_expires = 10
         assert!(c.tcp.is_empty());
         assert_eq!(c.hosts[0].0, "biloxi.example.com");
         assert_eq!(c.transactions, 100);
+        assert_eq!(c.resolutions, 8);
+        assert_eq!(c.dns_servers.len(), 2);
         assert_eq!(c.timers.t1, Duration::from_millis(100));
         assert_eq!(c.min_expires, 10);
         assert!(!c.record_route);
@@ -270,6 +282,8 @@ min_expires = 10
     fn errors_name_the_key_and_the_fix() {
         let e = apply("[listen]\nudp = [\"127.0.0.1\"]\n").unwrap_err();
         assert!(e.contains("`listen.udp`") && e.contains("IP:port"), "{e}");
+        let e = apply("dns_servers = [\"127.0.0.53\"]\n").unwrap_err();
+        assert!(e.contains("`dns_servers`") && e.contains("IP:port"), "{e}");
         let e = apply("[listen]\nudpp = []\n").unwrap_err();
         assert!(e.contains("line 2") && e.contains("udpp"), "{e}");
         let e = apply("mode = \"fast\"\n").unwrap_err();

@@ -75,6 +75,10 @@ struct ServeArgs {
     /// A host name known without DNS (repeatable).
     #[arg(long, value_name = "NAME=IP:PORT")]
     host: Vec<String>,
+    /// A DNS server to ask for next hops (RFC 3263), IP:PORT (repeatable; default: the
+    /// system's configuration).
+    #[arg(long = "dns-server", value_name = "IP:PORT")]
+    dns_server: Vec<String>,
     /// Event-loop threads.
     #[arg(long, value_name = "N")]
     workers: Option<usize>,
@@ -160,6 +164,13 @@ fn build_config(args: &ServeArgs) -> Result<ServerConfig, String> {
         config
             .hosts
             .push((name.to_owned(), parse_addr("--host", addr)?));
+    }
+    if !args.dns_server.is_empty() {
+        config.dns_servers = args
+            .dns_server
+            .iter()
+            .map(|a| parse_addr("--dns-server", a))
+            .collect::<Result<_, _>>()?;
     }
     if let Some(w) = args.workers {
         config.workers = w;

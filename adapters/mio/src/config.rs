@@ -37,8 +37,15 @@ pub struct ServerConfig {
     pub mode: Mode,
     /// Whether the proxy inserts Record-Route (§16.6 step 4).
     pub record_route: bool,
-    /// Host names known without DNS (other domains' proxies, say).
+    /// Host names known without DNS (other domains' proxies, say): looked up before DNS.
     pub hosts: Vec<(String, SocketAddr)>,
+    /// The DNS servers asked for next hops (RFC 3263: NAPTR, SRV, A/AAAA), over UDP; empty:
+    /// the system's configuration (`/etc/resolv.conf`).
+    pub dns_servers: Vec<SocketAddr>,
+    /// Next hops being resolved at once, with the targets each fails over to (RFC 3263
+    /// §4.3; per worker; about a kilobyte each). A full table answers 503; none turns DNS
+    /// off (only addresses and [`hosts`](Self::hosts) are reached).
+    pub resolutions: usize,
     /// Concurrent transactions (per worker).
     pub transactions: usize,
     /// Message regions of `max_message` bytes shared by the transactions (per worker):
@@ -89,6 +96,8 @@ impl Default for ServerConfig {
             mode: Mode::Stateful,
             record_route: true,
             hosts: Vec::new(),
+            dns_servers: Vec::new(),
+            resolutions: 256,
             transactions: 131_072,
             regions: None,
             contexts: 4_096,

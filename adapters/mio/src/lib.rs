@@ -14,7 +14,7 @@
 //! The loop: every readable socket is read until it would block; each datagram or each
 //! message framed from a TCP stream is one [`Input::Received`](sipwire_core::endpoint::Input)
 //! for the element; after every input the element's output is drained (transmissions to
-//! the sockets, events to the element itself, names to the resolver thread); one poll
+//! the sockets, events to the element itself, DNS queries to the resolver thread); one poll
 //! timeout is armed from the element's next deadline.
 
 //! # More than one core
@@ -40,6 +40,7 @@
 
 mod clock;
 mod config;
+pub mod dns;
 pub mod element;
 mod location;
 mod resolver;

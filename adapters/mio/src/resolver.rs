@@ -1,56 +1,74 @@
-//! Host names resolved off the event loop's thread: the loop hands over the core's
-//! [`ResolveQuery`]s, a resolver thread asks the system resolver (A/AAAA), and the answers
-//! come back through a channel with a wake-up of the loop. (NAPTR and SRV, RFC 3263, are
-//! the tokio adapter's.)
+//! DNS off the event loop's thread: the loop hands over the core's [`DnsQuery`]s (RFC 3263:
+//! NAPTR, SRV, A, AAAA), a resolver thread looks them up with hickory-resolver on a small
+//! current-thread tokio runtime (each lookup its own task, so a slow name holds up no
+//! other), and the records come back through a channel with a wake-up of the loop.
 
-use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::mpsc::{self, Receiver, Sender};
+use std::net::SocketAddr;
+use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 
 use mio::Waker;
-use sipwire_core::proxy::ResolveQuery;
-use sipwire_core::transport::Transport;
+use sipwire_core::dns::DnsQuery;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+use crate::dns::{Dns, RecordSet};
 
 /// The resolver thread's two ends.
 pub(crate) struct Resolver {
-    queries: Sender<ResolveQuery>,
-    answers: Receiver<(u32, Option<SocketAddr>)>,
+    queries: UnboundedSender<DnsQuery>,
+    answers: Receiver<(u32, RecordSet)>,
 }
 
 impl Resolver {
-    /// Starts the resolver thread; it wakes `waker` after each answer.
-    pub fn start(waker: Arc<Waker>) -> std::io::Result<Resolver> {
-        let (queries, query_rx) = mpsc::channel::<ResolveQuery>();
+    /// Starts the resolver thread, asking `servers` (none: the system's configuration); it
+    /// wakes `waker` after each answer.
+    pub fn start(waker: Arc<Waker>, servers: &[SocketAddr]) -> std::io::Result<Resolver> {
+        let (queries, mut query_rx) = unbounded_channel::<DnsQuery>();
         let (answer_tx, answers) = mpsc::channel();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let servers = servers.to_vec();
         std::thread::Builder::new()
             .name("sipwire-resolver".into())
             .spawn(move || {
-                for q in query_rx {
-                    let port = q.port.unwrap_or(match q.transport {
-                        Transport::Tls | Transport::Wss => 5061,
-                        _ => 5060,
-                    });
-                    let addr = (q.host(), port)
-                        .to_socket_addrs()
-                        .ok()
-                        .and_then(|mut a| a.next());
-                    tracing::debug!(host = q.host(), ?addr, "resolved");
-                    if answer_tx.send((q.id, addr)).is_err() {
-                        return;
+                runtime.block_on(async move {
+                    // A resolver that cannot be made (no system configuration) fails every
+                    // lookup, so each branch waiting for one fails rather than hangs.
+                    let dns = Dns::from_servers(&servers)
+                        .map_err(|e| tracing::warn!("DNS: the system's configuration: {e}"))
+                        .ok();
+                    while let Some(q) = query_rx.recv().await {
+                        let (dns, answer_tx, waker) =
+                            (dns.clone(), answer_tx.clone(), waker.clone());
+                        tokio::spawn(async move {
+                            let records = match &dns {
+                                Some(d) => d.lookup(&q).await,
+                                None => RecordSet::Failed,
+                            };
+                            tracing::debug!(
+                                name = q.name(),
+                                kind = q.kind.as_str(),
+                                ?records,
+                                "DNS"
+                            );
+                            if answer_tx.send((q.id, records)).is_ok() {
+                                let _ = waker.wake();
+                            }
+                        });
                     }
-                    let _ = waker.wake();
-                }
+                });
             })?;
         Ok(Resolver { queries, answers })
     }
 
-    /// Asks for a name.
-    pub fn ask(&self, query: ResolveQuery) {
+    /// Asks a query.
+    pub fn ask(&self, query: DnsQuery) {
         let _ = self.queries.send(query);
     }
 
     /// An answer, if one has come.
-    pub fn answer(&self) -> Option<(u32, Option<SocketAddr>)> {
+    pub fn answer(&self) -> Option<(u32, RecordSet)> {
         self.answers.try_recv().ok()
     }
 }

@@ -236,7 +236,7 @@ impl<E: Element> Worker<E> {
                 .register(&mut l, Token(FIRST_LISTENER + i), Interest::READABLE)?;
             io.listeners.push((l, addr));
         }
-        let resolver = Resolver::start(waker)?;
+        let resolver = Resolver::start(waker, &config.dns_servers)?;
         Ok(Worker {
             poll,
             element,
@@ -378,9 +378,9 @@ impl<E: Element> Worker<E> {
 
     /// DNS answers.
     fn answers(&mut self) {
-        while let Some((id, addr)) = self.resolver.answer() {
+        while let Some((id, records)) = self.resolver.answer() {
             let now = self.clock.now();
-            self.element.resolved(now, id, addr);
+            records.with_answer(|a| self.element.dns_answer(now, id, a));
             drain(&mut self.element, &mut self.io, &self.resolver, now);
         }
     }

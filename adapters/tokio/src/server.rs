@@ -17,11 +17,15 @@ use tokio::sync::mpsc;
 use tracing::debug;
 
 use crate::clock::Clock;
+use crate::dns::{Dns, RecordSet};
 use crate::tcp::{Connections, StreamInput};
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     service: Service,
+    /// RFC 3263 lookups for the proxy's next hops (`None`: no resolver could be made, and
+    /// every lookup fails).
+    dns: Option<Dns>,
     sockets: Vec<Arc<UdpSocket>>,
     addrs: Vec<SocketAddr>,
     listeners: Vec<TcpListener>,
@@ -61,8 +65,12 @@ impl Server {
             .ok_or_else(|| io::Error::other("no address to listen on"))?;
         let location = Arc::new(RwLock::new(MemoryLocation::new(config.bindings)));
         let service = Service::new(config, local, location.clone(), config.seed);
+        let dns = Dns::from_servers(&config.dns_servers)
+            .map_err(|e| tracing::warn!("DNS: the system's configuration: {e}"))
+            .ok();
         Ok(Server {
             service,
+            dns,
             sockets,
             addrs,
             listeners,
@@ -91,6 +99,7 @@ impl Server {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
         let Server {
             mut service,
+            dns,
             sockets,
             addrs,
             listeners,
@@ -149,7 +158,7 @@ impl Server {
                 addrs: &addrs,
                 connections: &mut connections,
             };
-            drain(&mut service, io, &clock, &answers_tx).await;
+            drain(&mut service, io, &clock, &dns, &answers_tx).await;
             let wake = service.poll_timeout().map_or_else(far, |t| clock.at(t));
             tokio::select! {
                 () = &mut shutdown => break,
@@ -183,7 +192,10 @@ impl Server {
                         StreamInput::Closed { remote, id } => connections.closed(remote, id),
                     }
                 }
-                Some((id, addr)) = answers.recv() => service.resolved(clock.now(), id, addr),
+                Some((id, records)) = answers.recv() => {
+                    let now = clock.now();
+                    records.with_answer(|a| service.dns_answer(now, id, a));
+                }
                 () = tokio::time::sleep_until(wake) => service.handle(clock.now(), Input::Timeout),
             }
         }
@@ -207,7 +219,8 @@ async fn drain(
     service: &mut Service,
     io: Io<'_>,
     clock: &Clock,
-    answers: &mpsc::UnboundedSender<(u32, Option<SocketAddr>)>,
+    dns: &Option<Dns>,
+    answers: &mpsc::UnboundedSender<(u32, RecordSet)>,
 ) {
     loop {
         let mut failed = Vec::new();
@@ -235,15 +248,15 @@ async fn drain(
         for tx in &failed {
             service.handle(now, Input::SendFailed { tx: *tx });
         }
+        // RFC 3263 queries (NAPTR, SRV, A, AAAA), each its own task.
         while let Some(q) = service.poll_resolve() {
-            let (id, host, port) = (q.id, q.host().to_owned(), q.port.unwrap_or(5060));
-            let answers = answers.clone();
+            let (dns, answers) = (dns.clone(), answers.clone());
             tokio::spawn(async move {
-                let addr = tokio::net::lookup_host((host.as_str(), port))
-                    .await
-                    .ok()
-                    .and_then(|mut a| a.next());
-                let _ = answers.send((id, addr));
+                let records = match &dns {
+                    Some(d) => d.lookup(&q).await,
+                    None => RecordSet::Failed,
+                };
+                let _ = answers.send((q.id, records));
             });
         }
         if !service.process_event(now) && failed.is_empty() {

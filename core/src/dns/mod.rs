@@ -7,7 +7,6 @@
 //!   walks with [`Resolution::next_target`] (§4.3).
 //! - [`DnsQuery`] is one lookup it asks for; [`Answer`] is what the application found
 //!   ([`NaptrRecord`]s, [`SrvRecord`]s, addresses, none, or a failure).
-//! - [`ResolveQuery`] is the proxy's simple path: one host name to one address.
 //!
 //! Nothing here allocates, reads a clock or panics on what DNS returns: too many records,
 //! over-long names, zero weights and port 0 are skipped, never trusted.
@@ -47,13 +46,13 @@ mod records;
 mod resolution;
 
 pub use order::{order_naptr, order_srv, MAX_RECORDS};
-pub use query::{DnsQuery, QueryKind, ResolveQuery};
+pub use query::{DnsQuery, QueryKind};
 pub use records::{Answer, NaptrRecord, SrvRecord};
 pub use resolution::{Resolution, Target, TargetUri, MAX_SERVICES, TARGETS};
 
 use crate::transport::Transport;
 
-/// The longest host name a SIP URI may carry into DNS (and a [`ResolveQuery`] holds).
+/// The longest host name a SIP URI may carry into DNS.
 pub const MAX_HOST: usize = 64;
 
 /// The longest DNS name the core keeps: a [`MAX_HOST`] host behind the longest SRV prefix

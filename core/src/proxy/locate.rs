@@ -1,5 +1,5 @@
 //! The proxy's target set from the registrar's location service (§16.5), and next hops for
-//! other domains from a static host table (until RFC 3263 DNS arrives as sans-IO requests).
+//! other domains from a static host table (consulted before RFC 3263 DNS).
 
 use core::net::SocketAddr;
 

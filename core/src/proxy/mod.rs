@@ -5,16 +5,18 @@
 //! the loop-detection part of our Via branch, Proxy-Require 420), routing information
 //! (§16.4: our Request-URI after a strict router, our own top Route), the target set
 //! (§16.5: the [`Locator`] for our domains, the Request-URI otherwise), forwarding (§16.6:
-//! Request-URI, Max-Forwards, Record-Route, Via, strict next hops), and for a stateful proxy
-//! the response context (§16.7: 100 Trying, provisionals and 2xx forwarded at once, the best
+//! Request-URI, Max-Forwards, Record-Route, Via, strict next hops; for a stateful proxy a
+//! next hop that is a host name is found by RFC 3263, with §4.3 failover, see
+//! [`Proxy::with_resolutions`]), and for a stateful proxy the response context (§16.7: 100 Trying, provisionals and 2xx forwarded at once, the best
 //! final response, CANCEL of pending branches on a 2xx or 6xx, Timer C §16.8) and CANCEL
 //! (§16.10). Requests inside a dialog follow their Route (§16.12); the ACK for a 2xx is
 //! forwarded without a transaction.
 
 mod forward;
 mod locate;
+mod resolve;
 
-pub use crate::dns::ResolveQuery;
+pub use crate::dns::DnsQuery;
 
 pub use locate::{targets_from, LocationLocator};
 
@@ -29,6 +31,11 @@ use crate::time::{Duration, Instant};
 use crate::transaction::key::KeyHasher;
 use crate::transport::{self, Transport};
 use forward::ForwardSpec;
+
+/// One slot of the proxy's resolution table ([`Proxy::with_resolutions`]): the RFC 3263
+/// resolution of one branch's next hop, then the targets it fails over to (§4.3); free when
+/// [idle](crate::dns::Resolution::is_idle). Make them with `Default`.
+pub type ResolutionSlot = crate::dns::Resolution;
 
 /// The most branches one request forks to.
 pub const MAX_BRANCHES: usize = 4;
@@ -128,7 +135,9 @@ pub trait Locator {
         out: &mut [Option<Target>; MAX_BRANCHES],
     ) -> usize;
 
-    /// The address of the next hop for a host that is a name (RFC 3263 §4), if known.
+    /// The address of the next hop for a host that is a name, if a static table knows it
+    /// (looked up before DNS; a name it does not know is resolved by RFC 3263 through
+    /// [`ProxyEvent::Resolve`], see [`Proxy::with_resolutions`]).
     fn resolve(
         &mut self,
         host: &str,
@@ -178,9 +187,10 @@ pub enum ProxyEvent {
         /// The status.
         code: u16,
     },
-    /// A next hop is a host name the [`Locator`] does not know (RFC 3263): resolve it and
-    /// hand the answer back with [`Proxy::resolved`]; the branch waits meanwhile.
-    Resolve(ResolveQuery),
+    /// A next hop is a host name the [`Locator`] does not know, and RFC 3263 §4 needs these
+    /// DNS records for it: look them up and hand them back with [`Proxy::dns_answer`]; the
+    /// branch waits meanwhile.
+    Resolve(DnsQuery),
     /// A REGISTER for one of our domains: the registrar answers it with
     /// [`Proxy::respond`], reading it with [`Proxy::request_bytes`] (§10.3).
     Register {
@@ -207,9 +217,10 @@ struct BranchCtx {
     tx: Option<TransactionId>,
     cancel_pending: bool,
     target: Option<Target>,
-    /// The DNS query the branch waits for, and its answer.
-    query: u32,
-    resolved: Option<SocketAddr>,
+    /// The RFC 3263 target the branch is sent to (its next hop a name DNS resolved).
+    resolved: Option<crate::dns::Target>,
+    /// The branch's slot in the resolution table: its query, then its failover targets.
+    resolution: Option<u16>,
 }
 
 const NO_BRANCH: BranchCtx = BranchCtx {
@@ -217,8 +228,8 @@ const NO_BRANCH: BranchCtx = BranchCtx {
     tx: None,
     cancel_pending: false,
     target: None,
-    query: 0,
     resolved: None,
+    resolution: None,
 };
 
 /// The response context of one proxied request (§16.7).
@@ -229,6 +240,8 @@ pub struct Context {
     invite: bool,
     branches: [BranchCtx; MAX_BRANCHES],
     answered_2xx: bool,
+    /// The pending branches were cancelled (CANCEL, Timer C, a 2xx or 6xx): no failover.
+    cancelled: bool,
     best_code: u16,
     best: [u8; BEST_LEN],
     best_len: usize,
@@ -243,6 +256,7 @@ impl Default for Context {
             invite: false,
             branches: [NO_BRANCH; MAX_BRANCHES],
             answered_2xx: false,
+            cancelled: false,
             best_code: 0,
             best: [0; BEST_LEN],
             best_len: 0,
@@ -260,12 +274,13 @@ pub struct Proxy<'s, 'c, L: Locator> {
     scratch: Storage<'s, u8>,
     events: [Option<ProxyEvent>; 8],
     ev_len: usize,
-    /// The next hop's address when a DNS answer is being used.
-    forced_hop: Option<SocketAddr>,
-    /// A branch could not start because the transaction table was full.
+    /// The next hop (address and transport) when a DNS answer is being used.
+    forced_hop: Option<crate::dns::Target>,
+    /// A branch could not start because the transaction (or resolution) table was full.
     branch_table_full: bool,
-    /// A next hop name no table knew, noted while building a forward.
-    unresolved: Option<ResolveQuery>,
+    /// RFC 3263 resolutions of next hops, one per branch resolving or able to fail over.
+    resolutions: Storage<'s, ResolutionSlot>,
+    /// The first query id of the next resolution.
     next_query: u32,
     /// No Timer C fires before this (§16.8); see [`Proxy::poll_timeout`].
     timer_c_hint: Option<Instant>,
@@ -314,7 +329,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             ev_len: 0,
             forced_hop: None,
             branch_table_full: false,
-            unresolved: None,
+            resolutions: Storage::Borrowed(&mut []),
             next_query: 1,
             timer_c_hint: None,
         }
@@ -517,6 +532,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             c.invite = method == "INVITE";
             c.branches = [NO_BRANCH; MAX_BRANCHES];
             c.answered_2xx = false;
+            c.cancelled = false;
             c.best_code = 0;
             c.best_len = 0;
             c.timer_c = c.invite.then(|| now + self.config.timer_c);
@@ -539,7 +555,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             Forking::Sequential => self.start_next_branch(now, ci, msg, &route, hash, out),
         };
         if started == 0 {
-            self.contexts[ci].in_use = false;
+            self.free_context(ci);
             if self.branch_table_full {
                 // Our capacity, not the next hop: 503 with Retry-After (§21.5.4).
                 let mut secs = [0u8; 10];
@@ -599,22 +615,18 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         } else {
             route.request_uri
         };
+        if self.contexts[ci].branches[k].resolved.is_none() {
+            // §16.6 step 6 and RFC 3263: a next hop only DNS can find is resolved first.
+            let hop = next_hop(msg, route, r_uri).map(|(_, _, hop)| hop);
+            if let Some(waiting) = hop.and_then(|hop| self.resolve_hop(now, ci, k, &hop)) {
+                return waiting;
+            }
+        }
         let branch_id = self.ep.rng().next_u64();
-        self.unresolved = None;
         self.forced_hop = self.contexts[ci].branches[k].resolved;
         let built = self.build_forward(msg, route, r_uri, hash, branch_id, out);
         self.forced_hop = None;
         let Some((dest, len, branch)) = built else {
-            // A next hop only DNS can find: ask, and wait (sans-IO, RFC 3263).
-            if let Some(mut q) = self.unresolved.take() {
-                q.id = self.next_query;
-                self.next_query = self.next_query.wrapping_add(1).max(1);
-                let b = &mut self.contexts[ci].branches[k];
-                b.state = BranchState::Resolving;
-                b.query = q.id;
-                self.emit(ProxyEvent::Resolve(q));
-                return true;
-            }
             return false;
         };
         let Ok(bstr) = core::str::from_utf8(&branch.0[..branch.1]) else {
@@ -649,20 +661,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         branch_id: u64,
         out: &mut [u8],
     ) -> Option<(Destination, usize, ([u8; 48], usize))> {
-        // §16.6 step 6: the next hop is the first remaining Route, or the Request-URI; a
-        // strict router (no lr) becomes the Request-URI and the old one goes last.
-        let next_route = msg
-            .routes()
-            .skip(route.drop_routes)
-            .take(route.routes_left)
-            .next()
-            .and_then(|r| r.ok());
-        let strict = next_route.is_some_and(|r| !r.uri.lr());
-        let (request_uri, push, hop_uri) = match next_route {
-            Some(r) if strict => (r.uri.raw(), Some(r_uri), r.uri),
-            Some(r) => (r_uri, None, r.uri),
-            None => (r_uri, None, Uri::parse(r_uri.as_bytes()).ok()?),
-        };
+        let (request_uri, push, hop_uri) = next_hop(msg, route, r_uri)?;
         let remote = self.hop_address(&hop_uri)?;
         // §16.6 step 8: branch = cookie + loop-detection hash + a unique part.
         let mut branch = [0u8; 48];
@@ -676,13 +675,16 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             w.len()
         };
         let bstr = core::str::from_utf8(&branch[..blen]).ok()?;
-        // The next hop's transport parameter, else ours (RFC 3263 §4.1); UDP and TCP are
-        // what a proxy here sends on.
-        let preferred = hop_uri
-            .transport()
-            .and_then(Transport::from_token)
-            .filter(|t| matches!(t, Transport::Udp | Transport::Tcp))
-            .unwrap_or(self.config.transport);
+        // The transport DNS chose (RFC 3263 §4.1), else the next hop's transport parameter,
+        // else ours; UDP and TCP are what a proxy here sends on.
+        let preferred = match self.forced_hop {
+            Some(t) => t.transport,
+            None => hop_uri
+                .transport()
+                .and_then(Transport::from_token)
+                .filter(|t| matches!(t, Transport::Udp | Transport::Tcp))
+                .unwrap_or(self.config.transport),
+        };
         let via_for = |t: Transport, via: &mut [u8; 160]| -> Option<usize> {
             let mut w = Writer::new(via);
             core::fmt::Write::write_fmt(
@@ -747,54 +749,18 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         Some((dest, len, (branch, blen)))
     }
 
+    /// The next hop's address: the RFC 3263 target a branch was given, an address in the
+    /// URI, or a host name the [`Locator`] knows; `None` for a name only DNS can find.
     fn hop_address(&mut self, uri: &Uri<'_>) -> Option<SocketAddr> {
-        if let Some(a) = self.forced_hop {
-            return Some(a);
+        if let Some(t) = self.forced_hop {
+            return Some(t.addr);
         }
         match crate::dialog::next_hop(uri)? {
             crate::dialog::NextHop::Addr(a) => Some(a),
             crate::dialog::NextHop::Resolve { host, port } => {
-                let found = self.locator.resolve(host, port, self.config.transport);
-                if found.is_none() {
-                    self.unresolved = ResolveQuery::new(0, host, port, self.config.transport);
-                }
-                found
+                self.locator.resolve(host, port, self.config.transport)
             }
         }
-    }
-
-    /// The answer to a [`ProxyEvent::Resolve`]: the branch goes on to `addr`, or fails with
-    /// 503 when there is none (RFC 3263 §4.3 found no server).
-    pub fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
-        let found = self.contexts.iter().enumerate().find_map(|(ci, c)| {
-            if !c.in_use {
-                return None;
-            }
-            c.branches
-                .iter()
-                .position(|b| b.state == BranchState::Resolving && b.query == query)
-                .map(|k| (ci, k))
-        });
-        let Some((ci, k)) = found else { return };
-        match addr {
-            Some(a) => {
-                self.contexts[ci].branches[k].resolved = Some(a);
-                self.contexts[ci].branches[k].state = BranchState::Waiting;
-                if let Some(stx) = self.contexts[ci].server_tx {
-                    self.restart_branch(now, ci, Some(k), stx);
-                }
-            }
-            None => {
-                let c = &mut self.contexts[ci];
-                c.branches[k].state = BranchState::Done;
-                if better(503, c.best_code) {
-                    c.best_code = 503;
-                    c.best_len = 0;
-                }
-                self.maybe_finish(now, ci, &mut []);
-            }
-        }
-        self.pump(now);
     }
 
     /// §16.4: our Request-URI (after a strict router) and our top Route.
@@ -965,6 +931,7 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
     }
 
     fn cancel_branches(&mut self, now: Instant, ci: usize) {
+        self.contexts[ci].cancelled = true;
         for k in 0..MAX_BRANCHES {
             let b = self.contexts[ci].branches[k];
             match b.state {
@@ -1071,6 +1038,11 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
         if self.contexts[ci].branches[k].state == BranchState::Done && msg.is_none() {
             return;
         }
+        // RFC 3263 §4.3: a timeout, a transport failure or a 503 sends the request to the
+        // branch's next target; only when none is left is this the branch's answer.
+        if (msg.is_none() || code == 503) && self.fail_over(now, ci, k) {
+            return;
+        }
         self.contexts[ci].branches[k].state = BranchState::Done;
         let c = &mut self.contexts[ci];
         let challenge = |x: u16| x == 401 || x == 407;
@@ -1123,16 +1095,17 @@ impl<'s, 'c, L: Locator> Proxy<'s, 'c, L> {
             }
             return;
         }
-        let c = &mut self.contexts[ci];
-        if c.answered_2xx {
+        if self.contexts[ci].answered_2xx {
             // Nothing is left to decide. A 2xx retransmitted later on a branch (its client
             // transaction Accepted, RFC 6026) finds no context and is passed back
             // statelessly by its Via (§16.7 step 5, §16.11), so the context is free now.
-            c.in_use = false;
+            self.free_context(ci);
             return;
         }
-        c.in_use = false;
-        let Some(stx) = c.server_tx else { return };
+        let stx = self.contexts[ci].server_tx;
+        self.free_context(ci);
+        let c = &self.contexts[ci];
+        let Some(stx) = stx else { return };
         let code = match c.best_code {
             0 => 408,
             // §16.7 step 6: a lone 503 is turned into 500.
@@ -1439,6 +1412,27 @@ fn reason(code: u16) -> &'static str {
         500 => "Server Internal Error",
         _ => "Error",
     }
+}
+
+/// §16.6 step 6: the Request-URI to send, the URI to push as the last Route (a strict next
+/// hop), and the next hop's URI: the first remaining Route, or the Request-URI; a strict
+/// router (no `lr`) becomes the Request-URI and the old one goes last.
+fn next_hop<'a>(
+    msg: &Message<'a, '_>,
+    route: &RouteInfo<'_>,
+    r_uri: &'a str,
+) -> Option<(&'a str, Option<&'a str>, Uri<'a>)> {
+    let next_route = msg
+        .routes()
+        .skip(route.drop_routes)
+        .take(route.routes_left)
+        .next()
+        .and_then(|r| r.ok());
+    Some(match next_route {
+        Some(r) if !r.uri.lr() => (r.uri.raw(), Some(r_uri), r.uri),
+        Some(r) => (r_uri, None, r.uri),
+        None => (r_uri, None, Uri::parse(r_uri.as_bytes()).ok()?),
+    })
 }
 
 /// Routing facts about a received request.

@@ -9,8 +9,9 @@ mod stateless;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use sipwire_core::dns::{Answer, DnsQuery};
 use sipwire_core::endpoint::{Config, Input, Transmit};
-use sipwire_core::proxy::{Forking, ProxyConfig, ResolveQuery};
+use sipwire_core::proxy::{Forking, ProxyConfig};
 use sipwire_core::registrar::RegistrarConfig;
 use sipwire_core::time::Instant;
 use sipwire_core::transport::Transport;
@@ -31,10 +32,10 @@ pub trait Element {
     /// Takes care of one event the core handed up (answers a REGISTER, say), which may
     /// queue transmissions; `false` when there was none.
     fn process_event(&mut self, now: Instant) -> bool;
-    /// A host name the core waits to have resolved.
-    fn poll_resolve(&mut self) -> Option<ResolveQuery>;
-    /// The answer to a [`ResolveQuery`].
-    fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>);
+    /// A DNS query the core waits for (RFC 3263: NAPTR, SRV, A or AAAA).
+    fn poll_resolve(&mut self) -> Option<DnsQuery>;
+    /// The records found for the [`DnsQuery`] `query` (or none, or a failed lookup).
+    fn dns_answer(&mut self, now: Instant, query: u32, answer: Answer<'_>);
     /// When to hand in [`Input::Timeout`].
     fn poll_timeout(&self) -> Option<Instant>;
 }
@@ -118,20 +119,23 @@ impl Service {
         );
         let uas = || RegistrarUas::new(endpoint, capacity, registrar, location.clone(), seed);
         match config.mode {
-            Mode::Stateful => Service::Stateful(Box::new(StatefulProxy::new(
-                proxy,
-                // The proxy passes later 2xx on by Via: Accepted INVITEs keep no bytes.
-                Config {
-                    keep_accepted: false,
-                    ..endpoint
-                },
-                capacity,
-                config.contexts,
-                locator,
-                registrar,
-                location.clone(),
-                seed,
-            ))),
+            Mode::Stateful => Service::Stateful(Box::new(
+                StatefulProxy::new(
+                    proxy,
+                    // The proxy passes later 2xx on by Via: Accepted INVITEs keep no bytes.
+                    Config {
+                        keep_accepted: false,
+                        ..endpoint
+                    },
+                    capacity,
+                    config.contexts,
+                    locator,
+                    registrar,
+                    location.clone(),
+                    seed,
+                )
+                .with_resolutions(config.resolutions),
+            )),
             Mode::Stateless => Service::Stateless(Box::new(StatelessProxy::new(
                 proxy,
                 Config {
@@ -172,11 +176,11 @@ impl Element for Service {
     fn process_event(&mut self, now: Instant) -> bool {
         self.element().process_event(now)
     }
-    fn poll_resolve(&mut self) -> Option<ResolveQuery> {
+    fn poll_resolve(&mut self) -> Option<DnsQuery> {
         self.element().poll_resolve()
     }
-    fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
-        self.element().resolved(now, query, addr);
+    fn dns_answer(&mut self, now: Instant, query: u32, answer: Answer<'_>) {
+        self.element().dns_answer(now, query, answer);
     }
     fn poll_timeout(&self) -> Option<Instant> {
         self.element_ref().poll_timeout()

@@ -3,12 +3,10 @@
 //! proxy (which keeps no transactions of its own, while a registrar must answer a
 //! retransmitted REGISTER as it answered the first, §17.2.2).
 
-use std::net::SocketAddr;
-
+use sipwire_core::dns::{Answer, DnsQuery};
 use sipwire_core::endpoint::{Config, Endpoint, Event, Input, TransactionId, Transmit};
 use sipwire_core::message::builder::ResponseParts;
 use sipwire_core::message::{Header, Message, Parser, Status};
-use sipwire_core::proxy::ResolveQuery;
 use sipwire_core::rand::Rng;
 use sipwire_core::redirect::{RedirectConfig, RedirectServer};
 use sipwire_core::registrar::{Registrar, RegistrarConfig, ServerError};
@@ -180,11 +178,11 @@ impl Element for RegistrarUas {
         true
     }
 
-    fn poll_resolve(&mut self) -> Option<ResolveQuery> {
+    fn poll_resolve(&mut self) -> Option<DnsQuery> {
         None
     }
 
-    fn resolved(&mut self, _now: Instant, _query: u32, _addr: Option<SocketAddr>) {}
+    fn dns_answer(&mut self, _now: Instant, _query: u32, _answer: Answer<'_>) {}
 
     fn poll_timeout(&self) -> Option<Instant> {
         self.ep.poll_timeout()

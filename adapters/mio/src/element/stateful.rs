@@ -2,12 +2,12 @@
 //! location service.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 
+use sipwire_core::dns::{Answer, DnsQuery};
 use sipwire_core::endpoint::{Config, Endpoint, Input, TransactionId, Transmit};
 use sipwire_core::message::builder::ResponseParts;
 use sipwire_core::message::{Header, Parser, Status};
-use sipwire_core::proxy::{Context, Proxy, ProxyConfig, ProxyEvent, ResolveQuery};
+use sipwire_core::proxy::{Context, Proxy, ProxyConfig, ProxyEvent, ResolutionSlot};
 use sipwire_core::rand::Rng;
 use sipwire_core::registrar::{Registrar, RegistrarConfig, ServerError};
 use sipwire_core::time::Instant;
@@ -25,7 +25,7 @@ pub struct StatefulProxy {
     registrar: Registrar<'static>,
     location: SharedLocation,
     rng: Rng,
-    resolves: VecDeque<ResolveQuery>,
+    resolves: VecDeque<DnsQuery>,
     request: Vec<u8>,
     values: Vec<u8>,
 }
@@ -57,6 +57,16 @@ impl StatefulProxy {
             resolves: VecDeque::new(),
             request: Vec::with_capacity(endpoint.max_message),
             values: vec![0; RESPONSE_VALUES],
+        }
+    }
+
+    /// Lends the proxy a table of `n` RFC 3263 resolutions (next hops that are names no
+    /// static table knows; §4.3 failover), made here once.
+    pub fn with_resolutions(self, n: usize) -> StatefulProxy {
+        let table: Vec<ResolutionSlot> = (0..n).map(|_| ResolutionSlot::default()).collect();
+        StatefulProxy {
+            proxy: self.proxy.with_resolutions(table),
+            ..self
         }
     }
 
@@ -130,12 +140,12 @@ impl Element for StatefulProxy {
         true
     }
 
-    fn poll_resolve(&mut self) -> Option<ResolveQuery> {
+    fn poll_resolve(&mut self) -> Option<DnsQuery> {
         self.resolves.pop_front()
     }
 
-    fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
-        self.proxy.resolved(now, query, addr);
+    fn dns_answer(&mut self, now: Instant, query: u32, answer: Answer<'_>) {
+        self.proxy.dns_answer(now, query, answer);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

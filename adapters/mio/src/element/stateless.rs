@@ -3,10 +3,10 @@
 //! gets the same answer), every other message to the stateless proxy.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
 
+use sipwire_core::dns::{Answer, DnsQuery};
 use sipwire_core::endpoint::{Config, Endpoint, Input, Transmit};
-use sipwire_core::proxy::{Proxy, ProxyConfig, ProxyEvent, ResolveQuery};
+use sipwire_core::proxy::{Proxy, ProxyConfig, ProxyEvent};
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::Slot;
 
@@ -17,7 +17,7 @@ use crate::location::ServerLocator;
 pub struct StatelessProxy {
     proxy: Proxy<'static, 'static, ServerLocator>,
     registrar: RegistrarUas,
-    resolves: VecDeque<ResolveQuery>,
+    resolves: VecDeque<DnsQuery>,
 }
 
 impl StatelessProxy {
@@ -89,12 +89,12 @@ impl Element for StatelessProxy {
         }
     }
 
-    fn poll_resolve(&mut self) -> Option<ResolveQuery> {
+    fn poll_resolve(&mut self) -> Option<DnsQuery> {
         self.resolves.pop_front()
     }
 
-    fn resolved(&mut self, now: Instant, query: u32, addr: Option<SocketAddr>) {
-        self.proxy.resolved(now, query, addr);
+    fn dns_answer(&mut self, now: Instant, query: u32, answer: Answer<'_>) {
+        self.proxy.dns_answer(now, query, answer);
     }
 
     fn poll_timeout(&self) -> Option<Instant> {

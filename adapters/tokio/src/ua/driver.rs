@@ -113,16 +113,9 @@ impl DnsLookups {
         let dns = self
             .dns
             .get_or_init(|| async {
-                if self.servers.is_empty() {
-                    Dns::system()
-                        .map_err(|e| warn!("DNS: the system's configuration: {e}"))
-                        .ok()
-                } else {
-                    Some(Dns::with_name_servers(
-                        &self.servers,
-                        Duration::from_secs(2),
-                    ))
-                }
+                Dns::from_servers(&self.servers)
+                    .map_err(|e| warn!("DNS: the system's configuration: {e}"))
+                    .ok()
             })
             .await;
         match dns {
