@@ -418,7 +418,7 @@ impl<'s> Endpoint<'s> {
                 break;
             };
             let fx = match self.table.get_mut(id) {
-                Some(t) => t.machine.on_timeout(now),
+                Some(t) => t.machine.on_timeout(now, &self.config.timers),
                 None => break,
             };
             self.apply(now, id, fx);
@@ -599,8 +599,8 @@ impl<'s> Endpoint<'s> {
             .get_mut(tx.0)
             .ok_or(EndpointError::NoTransaction)?;
         let fx = match &mut t.machine {
-            Machine::ServerInvite(m) => m.on_tu_response(now, code),
-            Machine::ServerNonInvite(m) => m.on_tu_response(now, code),
+            Machine::ServerInvite(m) => m.on_tu_response(now, &self.config.timers, code),
+            Machine::ServerNonInvite(m) => m.on_tu_response(now, &self.config.timers, code),
             _ => return Err(EndpointError::InvalidState),
         }
         .map_err(|_| EndpointError::InvalidState)?;
@@ -645,8 +645,8 @@ impl<'s> Endpoint<'s> {
             .get_mut(tx.0)
             .ok_or(EndpointError::NoTransaction)?;
         let fx = match &mut t.machine {
-            Machine::ServerInvite(m) => m.on_tu_response(now, code),
-            Machine::ServerNonInvite(m) => m.on_tu_response(now, code),
+            Machine::ServerInvite(m) => m.on_tu_response(now, &self.config.timers, code),
+            Machine::ServerNonInvite(m) => m.on_tu_response(now, &self.config.timers, code),
             _ => return Err(EndpointError::InvalidState),
         }
         .map_err(|_| EndpointError::InvalidState)?;
@@ -711,7 +711,7 @@ impl<'s> Endpoint<'s> {
             Machine::ServerInvite(m)
                 if m.state() == crate::transaction::ServerInviteState::Accepted =>
             {
-                m.on_tu_response(now, 200)
+                m.on_tu_response(now, &self.config.timers, 200)
                     .map_err(|_| EndpointError::InvalidState)?
             }
             _ => return Err(EndpointError::InvalidState),
