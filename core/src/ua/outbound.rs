@@ -17,7 +17,9 @@ use crate::time::Instant;
 
 const SDP: &str = "application/sdp";
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     /// Places a call to `target` (a SIP URI), with an SDP offer or none (then the 2xx
     /// carries the offer and [`ack`](Self::ack) the answer, §13.2.1).
     pub fn invite(
@@ -152,8 +154,7 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         let c = &mut self.calls[i];
         c.state = CallState::Calling;
         c.dialog = None;
-        c.forks = crate::dialog::TextBuf::new();
-        c.fork_count = 0;
+        c.clear_forks();
         Ok(())
     }
 
