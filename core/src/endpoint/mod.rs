@@ -678,7 +678,7 @@ impl<'s> Endpoint<'s> {
         let from = self.pool_bytes(t.response, t.response_len);
         let to = self.region_range(Region::Scratch(r));
         if from.end <= self.arena.len() && to.start + from.len() <= self.arena.len() {
-            self.arena.copy_within(from, to.start);
+            crate::bytes::copy_within(&mut self.arena, from, to.start);
         }
         self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
         for p in self.transmits.iter_mut() {
@@ -772,8 +772,7 @@ impl<'s> Endpoint<'s> {
         let from = self.region_range(Region::Scratch(scratch));
         let to = self.pool_bytes(self.table.get(id).map_or(NO_REGION, |t| t.request), len);
         if from.start + to.len() <= self.arena.len() && to.end <= self.arena.len() {
-            self.arena
-                .copy_within(from.start..from.start + to.len(), to.start);
+            crate::bytes::copy_within(&mut self.arena, from.start..from.start + to.len(), to.start);
         }
         self.free_scratch(scratch);
         self.apply(now, id, fx);

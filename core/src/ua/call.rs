@@ -150,7 +150,7 @@ impl<const N: usize> SdpStore<N> {
             }
             // Spans are disjoint and taken in address order, so `end <= start`; every span
             // lies within the store's first `u16::MAX` bytes (see `set`).
-            self.bytes.copy_within(start..start + len, end);
+            crate::bytes::copy_within(&mut self.bytes, start..start + len, end);
             self.spans[i] = (end as u16, len as u16);
             end += len;
         }
