@@ -403,27 +403,27 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
         let Some(invite_tx) = self.calls[i].invite_tx else {
             return;
         };
-        let Some(req) = self.ep.request_bytes(invite_tx) else {
-            return;
+        // Parsed where the endpoint keeps it, not copied out: the dialog owns its text, so
+        // the borrow ends with this block (a copy cost a 4 KiB stack buffer).
+        let dialog = {
+            let Some(req) = self.ep.request_bytes(invite_tx) else {
+                return;
+            };
+            let mut h1 = [Header::EMPTY; 64];
+            let mut h2 = [Header::EMPTY; 64];
+            let (
+                Ok(crate::message::Status::Complete(invite)),
+                Ok(crate::message::Status::Complete(ok)),
+            ) = (
+                Parser::datagram().parse(req, &mut h1),
+                Parser::datagram().parse(response, &mut h2),
+            )
+            else {
+                return;
+            };
+            Dialog::<T>::uac(&invite, &ok)
         };
-        let mut rq = [0u8; 4096];
-        let Some(rq) = rq.get_mut(..req.len()) else {
-            return;
-        };
-        rq.copy_from_slice(req);
-        let mut h1 = [Header::EMPTY; 64];
-        let mut h2 = [Header::EMPTY; 64];
-        let (
-            Ok(crate::message::Status::Complete(invite)),
-            Ok(crate::message::Status::Complete(ok)),
-        ) = (
-            Parser::datagram().parse(rq, &mut h1),
-            Parser::datagram().parse(response, &mut h2),
-        )
-        else {
-            return;
-        };
-        let Ok(mut d) = Dialog::<T>::uac(&invite, &ok) else {
+        let Ok(mut d) = dialog else {
             return;
         };
         let seq = self.calls[i].invite_seq;
