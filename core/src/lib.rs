@@ -33,6 +33,7 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
+mod bytes;
 pub mod dialog;
 pub mod dns;
 pub mod endpoint;

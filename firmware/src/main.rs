@@ -88,6 +88,12 @@ const SDP_BYTES: usize = 1024;
 /// the route set (two Record-Routes through a PBX fit with room to spare).
 const DIALOG_BYTES: usize = 512;
 
+/// Bytes of a call's own text: its Call-ID, our tag, the peer's From tag or the number we
+/// dialled, then the To tags of up to four early dialogs. A PBX's Call-ID and tags take well
+/// under 200 bytes; identity text that does not fit refuses the call (500), a fork tag that
+/// does not fit is not remembered. The server default is 768.
+const CALL_ID_BYTES: usize = 384;
+
 /// Events the UA holds until the loop takes them. One input raises a few at most (a
 /// response: Ringing or Answered; a timer: an ended call, a registration's outcome), and the
 /// loop takes them every millisecond, after the datagrams that arrived meanwhile: eight
@@ -95,8 +101,8 @@ const DIALOG_BYTES: usize = 512;
 const EVENTS: usize = 8;
 
 /// The phone's call slot and user agent, with the capacities above.
-type PhoneCall = Call<SDP_BYTES, DIALOG_BYTES>;
-type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES, EVENTS>;
+type PhoneCall = Call<SDP_BYTES, DIALOG_BYTES, CALL_ID_BYTES>;
+type Phone = UserAgent<'static, 'static, SDP_BYTES, DIALOG_BYTES, EVENTS, CALL_ID_BYTES>;
 
 /// Core clock, Hz (an STM32F4's 16 MHz internal oscillator after reset). SysTick ticks at
 /// 1 kHz from it.
@@ -304,7 +310,7 @@ impl SdpBytes {
 }
 
 /// The call slots, in their static storage; out of line so that the temporary `Call`s of
-/// `Default` (10 KiB for two) are not in the same frame as the UA's.
+/// `Default` (over 4 KiB for two) are not in the same frame as the UA's.
 #[inline(never)]
 fn call_slots() -> &'static mut [PhoneCall; CALLS] {
     // `singleton!` runs once, here: the unwrap cannot fail.

@@ -72,6 +72,12 @@ impl<const N: usize> TextBuf<N> {
         &self.bytes[..self.used]
     }
 
+    /// Forgets everything from byte `len` on (spans into it must not be used any more);
+    /// nothing if `len` is past what is stored.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.used = self.used.min(len);
+    }
+
     /// Bytes in use.
     pub fn used(&self) -> usize {
         self.used

@@ -60,10 +60,11 @@ impl<'a> TargetUri<'a> {
             _ => return Err(DnsError::BadTarget),
         };
         let host = match uri.maddr() {
-            Some(m) => match m.parse::<IpAddr>() {
-                Ok(IpAddr::V4(a)) => Host::Ipv4(a),
-                Ok(IpAddr::V6(a)) => Host::Ipv6(a),
-                Err(_) => Host::Name(m),
+            // The crate's own literal parser, not `core::net`'s (flash on a small device).
+            Some(m) => match crate::message::ip::parse_ip(m.as_bytes()) {
+                Some(IpAddr::V4(a)) => Host::Ipv4(a),
+                Some(IpAddr::V6(a)) => Host::Ipv6(a),
+                None => Host::Name(m),
             },
             None => uri.host().ok_or(DnsError::BadTarget)?,
         };

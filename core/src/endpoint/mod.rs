@@ -418,7 +418,7 @@ impl<'s> Endpoint<'s> {
                 break;
             };
             let fx = match self.table.get_mut(id) {
-                Some(t) => t.machine.on_timeout(now),
+                Some(t) => t.machine.on_timeout(now, &self.config.timers),
                 None => break,
             };
             self.apply(now, id, fx);
@@ -599,8 +599,8 @@ impl<'s> Endpoint<'s> {
             .get_mut(tx.0)
             .ok_or(EndpointError::NoTransaction)?;
         let fx = match &mut t.machine {
-            Machine::ServerInvite(m) => m.on_tu_response(now, code),
-            Machine::ServerNonInvite(m) => m.on_tu_response(now, code),
+            Machine::ServerInvite(m) => m.on_tu_response(now, &self.config.timers, code),
+            Machine::ServerNonInvite(m) => m.on_tu_response(now, &self.config.timers, code),
             _ => return Err(EndpointError::InvalidState),
         }
         .map_err(|_| EndpointError::InvalidState)?;
@@ -645,8 +645,8 @@ impl<'s> Endpoint<'s> {
             .get_mut(tx.0)
             .ok_or(EndpointError::NoTransaction)?;
         let fx = match &mut t.machine {
-            Machine::ServerInvite(m) => m.on_tu_response(now, code),
-            Machine::ServerNonInvite(m) => m.on_tu_response(now, code),
+            Machine::ServerInvite(m) => m.on_tu_response(now, &self.config.timers, code),
+            Machine::ServerNonInvite(m) => m.on_tu_response(now, &self.config.timers, code),
             _ => return Err(EndpointError::InvalidState),
         }
         .map_err(|_| EndpointError::InvalidState)?;
@@ -678,7 +678,7 @@ impl<'s> Endpoint<'s> {
         let from = self.pool_bytes(t.response, t.response_len);
         let to = self.region_range(Region::Scratch(r));
         if from.end <= self.arena.len() && to.start + from.len() <= self.arena.len() {
-            self.arena.copy_within(from, to.start);
+            crate::bytes::copy_within(&mut self.arena, from, to.start);
         }
         self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
         for p in self.transmits.iter_mut() {
@@ -711,7 +711,7 @@ impl<'s> Endpoint<'s> {
             Machine::ServerInvite(m)
                 if m.state() == crate::transaction::ServerInviteState::Accepted =>
             {
-                m.on_tu_response(now, 200)
+                m.on_tu_response(now, &self.config.timers, 200)
                     .map_err(|_| EndpointError::InvalidState)?
             }
             _ => return Err(EndpointError::InvalidState),
@@ -772,8 +772,7 @@ impl<'s> Endpoint<'s> {
         let from = self.region_range(Region::Scratch(scratch));
         let to = self.pool_bytes(self.table.get(id).map_or(NO_REGION, |t| t.request), len);
         if from.start + to.len() <= self.arena.len() && to.end <= self.arena.len() {
-            self.arena
-                .copy_within(from.start..from.start + to.len(), to.start);
+            crate::bytes::copy_within(&mut self.arena, from.start..from.start + to.len(), to.start);
         }
         self.free_scratch(scratch);
         self.apply(now, id, fx);

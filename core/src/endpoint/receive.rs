@@ -212,7 +212,7 @@ impl Endpoint<'_> {
             return;
         }
         let fx = match (&mut t.machine, method) {
-            (Machine::ServerInvite(m), "ACK") => m.on_ack(now),
+            (Machine::ServerInvite(m), "ACK") => m.on_ack(now, &self.config.timers),
             (Machine::ServerInvite(m), _) => m.on_request(),
             (Machine::ServerNonInvite(m), _) => m.on_request(),
             _ => return,
@@ -272,8 +272,8 @@ impl Endpoint<'_> {
             return;
         }
         let fx = match &mut t.machine {
-            Machine::ClientInvite(m) => m.on_response(now, code),
-            Machine::ClientNonInvite(m) => m.on_response(now, code),
+            Machine::ClientInvite(m) => m.on_response(now, &self.config.timers, code),
+            Machine::ClientNonInvite(m) => m.on_response(now, &self.config.timers, code),
             _ => return,
         };
         if (fx.deliver || fx.send_ack) && bytes.len() <= self.config.max_message {

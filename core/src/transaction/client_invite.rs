@@ -25,7 +25,6 @@ pub enum ClientInviteState {
 pub struct ClientInviteTransaction {
     state: ClientInviteState,
     reliable: bool,
-    timers: TimerConfig,
     a_interval: Duration,
     timer_a: Option<Instant>,
     timer_b: Option<Instant>,
@@ -39,7 +38,6 @@ impl ClientInviteTransaction {
         let t = ClientInviteTransaction {
             state: ClientInviteState::Calling,
             reliable,
-            timers,
             a_interval: timers.t1,
             timer_a: (!reliable).then(|| now + timers.t1),
             timer_b: Some(now + timers.t1_x64()),
@@ -55,7 +53,9 @@ impl ClientInviteTransaction {
     }
 
     /// A response with this status code arrived for the transaction.
-    pub fn on_response(&mut self, now: Instant, code: u16) -> Effects {
+    ///
+    /// `timers`: the endpoint's timer values, as for `on_timeout`.
+    pub fn on_response(&mut self, now: Instant, timers: &TimerConfig, code: u16) -> Effects {
         use ClientInviteState::*;
         match (self.state, code) {
             (Calling | Proceeding, 100..=199) => {
@@ -70,14 +70,14 @@ impl ClientInviteTransaction {
                 self.state = Accepted;
                 self.timer_a = None;
                 self.timer_b = None;
-                self.timer_m = Some(now + self.timers.t1_x64());
+                self.timer_m = Some(now + timers.t1_x64());
                 Effects::deliver()
             }
             (Calling | Proceeding, 300..=699) => {
                 // §17.1.1.2: ACK, pass up, Timer D.
                 self.timer_a = None;
                 self.timer_b = None;
-                let d = self.timers.d(self.reliable);
+                let d = timers.d(self.reliable);
                 let mut fx = Effects {
                     send_ack: true,
                     deliver: true,
@@ -104,7 +104,10 @@ impl ClientInviteTransaction {
     }
 
     /// Time has come to `now`: fires every timer that is due.
-    pub fn on_timeout(&mut self, now: Instant) -> Effects {
+    ///
+    /// `timers` are the values the transaction was started with: the endpoint keeps one
+    /// copy for all its transactions, not one in each (RAM on a small device).
+    pub fn on_timeout(&mut self, now: Instant, _timers: &TimerConfig) -> Effects {
         use ClientInviteState::*;
         let mut fx = Effects::NONE;
         match self.state {
@@ -171,7 +174,7 @@ mod tests {
     fn run_timers(t: &mut ClientInviteTransaction, until: Instant) -> Vec<(u64, Effects)> {
         let mut out = Vec::new();
         while let Some(d) = t.next_deadline().filter(|&d| d <= until) {
-            let fx = t.on_timeout(d);
+            let fx = t.on_timeout(d, &TimerConfig::default());
             out.push((d.as_millis(), fx));
         }
         out
@@ -208,60 +211,90 @@ mod tests {
     #[test]
     fn provisional_stops_retransmissions_and_timer_b() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert!(t.on_timeout(ms(500)).transmit);
-        assert_eq!(t.on_response(ms(600), 180), Effects::deliver());
+        assert!(t.on_timeout(ms(500), &TimerConfig::default()).transmit);
+        assert_eq!(
+            t.on_response(ms(600), &TimerConfig::default(), 180),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientInviteState::Proceeding);
         assert_eq!(t.next_deadline(), None);
-        assert_eq!(t.on_response(ms(700), 183), Effects::deliver());
+        assert_eq!(
+            t.on_response(ms(700), &TimerConfig::default(), 183),
+            Effects::deliver()
+        );
     }
 
     #[test]
     fn non_2xx_is_acked_and_absorbed_until_timer_d() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
-        let fx = t.on_response(ms(100), 486);
+        let fx = t.on_response(ms(100), &TimerConfig::default(), 486);
         assert!(fx.send_ack && fx.deliver && !fx.terminated);
         assert_eq!(t.state(), ClientInviteState::Completed);
-        let again = t.on_response(ms(200), 486);
+        let again = t.on_response(ms(200), &TimerConfig::default(), 486);
         assert!(again.send_ack && !again.deliver);
         assert_eq!(t.next_deadline(), Some(ms(32_100)));
-        assert_eq!(t.on_timeout(ms(32_099)), Effects::NONE);
-        assert_eq!(t.on_timeout(ms(32_100)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(32_099), &TimerConfig::default()),
+            Effects::NONE
+        );
+        assert_eq!(
+            t.on_timeout(ms(32_100), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn non_2xx_on_reliable_terminates_at_once() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), true, TimerConfig::default());
-        let _ = t.on_response(ms(10), 100);
-        let fx = t.on_response(ms(20), 603);
+        let _ = t.on_response(ms(10), &TimerConfig::default(), 100);
+        let fx = t.on_response(ms(20), &TimerConfig::default(), 603);
         assert!(fx.send_ack && fx.deliver && fx.terminated);
     }
 
     #[test]
     fn accepted_passes_every_2xx_until_timer_m() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_response(ms(100), 200), Effects::deliver());
+        assert_eq!(
+            t.on_response(ms(100), &TimerConfig::default(), 200),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientInviteState::Accepted);
-        assert_eq!(t.on_response(ms(600), 200), Effects::deliver());
-        assert_eq!(t.on_response(ms(700), 486), Effects::NONE);
+        assert_eq!(
+            t.on_response(ms(600), &TimerConfig::default(), 200),
+            Effects::deliver()
+        );
+        assert_eq!(
+            t.on_response(ms(700), &TimerConfig::default(), 486),
+            Effects::NONE
+        );
         assert_eq!(t.next_deadline(), Some(ms(32_100)));
-        assert_eq!(t.on_timeout(ms(32_100)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(32_100), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn proceeding_to_completed_and_to_accepted() {
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
-        let _ = t.on_response(ms(10), 180);
-        let fx = t.on_response(ms(20), 404);
+        let _ = t.on_response(ms(10), &TimerConfig::default(), 180);
+        let fx = t.on_response(ms(20), &TimerConfig::default(), 404);
         assert!(fx.send_ack && fx.deliver);
         assert_eq!(t.state(), ClientInviteState::Completed);
         assert_eq!(t.next_deadline(), Some(ms(32_020)));
 
         let (mut t, _) = ClientInviteTransaction::start(ms(0), false, TimerConfig::default());
-        let _ = t.on_response(ms(10), 183);
-        assert_eq!(t.on_response(ms(20), 200), Effects::deliver());
+        let _ = t.on_response(ms(10), &TimerConfig::default(), 183);
+        assert_eq!(
+            t.on_response(ms(20), &TimerConfig::default(), 200),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientInviteState::Accepted);
         // Provisionals after a 2xx are not passed up (Figure 5 as amended by RFC 6026).
-        assert_eq!(t.on_response(ms(30), 180), Effects::NONE);
+        assert_eq!(
+            t.on_response(ms(30), &TimerConfig::default(), 180),
+            Effects::NONE
+        );
     }
 
     #[test]
@@ -270,6 +303,9 @@ mod tests {
         let fx = t.on_transport_error();
         assert!(fx.transport_error && fx.terminated);
         assert_eq!(t.on_transport_error(), Effects::NONE);
-        assert_eq!(t.on_response(ms(1), 200), Effects::NONE);
+        assert_eq!(
+            t.on_response(ms(1), &TimerConfig::default(), 200),
+            Effects::NONE
+        );
     }
 }

@@ -22,7 +22,6 @@ pub enum ClientNonInviteState {
 pub struct ClientNonInviteTransaction {
     state: ClientNonInviteState,
     reliable: bool,
-    timers: TimerConfig,
     e_interval: Duration,
     timer_e: Option<Instant>,
     timer_f: Option<Instant>,
@@ -35,7 +34,6 @@ impl ClientNonInviteTransaction {
         let t = ClientNonInviteTransaction {
             state: ClientNonInviteState::Trying,
             reliable,
-            timers,
             e_interval: timers.t1,
             timer_e: (!reliable).then(|| now + timers.t1),
             timer_f: Some(now + timers.t1_x64()),
@@ -50,7 +48,9 @@ impl ClientNonInviteTransaction {
     }
 
     /// A response with this status code arrived.
-    pub fn on_response(&mut self, now: Instant, code: u16) -> Effects {
+    ///
+    /// `timers`: the endpoint's timer values, as for `on_timeout`.
+    pub fn on_response(&mut self, now: Instant, timers: &TimerConfig, code: u16) -> Effects {
         use ClientNonInviteState::*;
         match (self.state, code) {
             (Trying | Proceeding, 100..=199) => {
@@ -60,7 +60,7 @@ impl ClientNonInviteTransaction {
             (Trying | Proceeding, 200..=699) => {
                 self.timer_e = None;
                 self.timer_f = None;
-                let k = self.timers.t4_or_zero(self.reliable);
+                let k = timers.t4_or_zero(self.reliable);
                 let mut fx = Effects::deliver();
                 if k.is_zero() {
                     self.state = Terminated;
@@ -77,7 +77,10 @@ impl ClientNonInviteTransaction {
     }
 
     /// Time has come to `now`.
-    pub fn on_timeout(&mut self, now: Instant) -> Effects {
+    ///
+    /// `timers` are the values the transaction was started with: the endpoint keeps one
+    /// copy for all its transactions, not one in each (RAM on a small device).
+    pub fn on_timeout(&mut self, now: Instant, timers: &TimerConfig) -> Effects {
         use ClientNonInviteState::*;
         let mut fx = Effects::NONE;
         match self.state {
@@ -94,9 +97,9 @@ impl ClientNonInviteTransaction {
                     self.e_interval = if self.state == Trying {
                         self.e_interval
                             .saturating_add(self.e_interval)
-                            .min(self.timers.t2)
+                            .min(timers.t2)
                     } else {
-                        self.timers.t2
+                        timers.t2
                     };
                     self.timer_e = Some(e + self.e_interval);
                 }
@@ -147,7 +150,7 @@ mod tests {
         let mut at = Vec::new();
         let mut end = None;
         while let Some(d) = t.next_deadline().filter(|&d| d <= ms(until)) {
-            let fx = t.on_timeout(d);
+            let fx = t.on_timeout(d, &TimerConfig::default());
             if fx.transmit {
                 at.push(d.as_millis());
             }
@@ -176,8 +179,11 @@ mod tests {
     #[test]
     fn proceeding_retransmits_every_t2() {
         let (mut t, _) = ClientNonInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert!(t.on_timeout(ms(500)).transmit);
-        assert_eq!(t.on_response(ms(600), 100), Effects::deliver());
+        assert!(t.on_timeout(ms(500), &TimerConfig::default()).transmit);
+        assert_eq!(
+            t.on_response(ms(600), &TimerConfig::default(), 100),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientNonInviteState::Proceeding);
         // Timer E was due at 1.5 s; from then on it is reset to T2 each time.
         let (at, end) = retransmits(&mut t, 100_000);
@@ -188,23 +194,41 @@ mod tests {
     #[test]
     fn final_then_timer_k() {
         let (mut t, _) = ClientNonInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_response(ms(100), 200), Effects::deliver());
+        assert_eq!(
+            t.on_response(ms(100), &TimerConfig::default(), 200),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientNonInviteState::Completed);
-        assert_eq!(t.on_response(ms(200), 200), Effects::NONE);
+        assert_eq!(
+            t.on_response(ms(200), &TimerConfig::default(), 200),
+            Effects::NONE
+        );
         assert_eq!(t.next_deadline(), Some(ms(5_100)));
-        assert_eq!(t.on_timeout(ms(5_100)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(5_100), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn proceeding_to_completed() {
         let (mut t, _) = ClientNonInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_response(ms(10), 100), Effects::deliver());
-        assert_eq!(t.on_response(ms(20), 180), Effects::deliver());
-        assert_eq!(t.on_response(ms(30), 404), Effects::deliver());
+        assert_eq!(
+            t.on_response(ms(10), &TimerConfig::default(), 100),
+            Effects::deliver()
+        );
+        assert_eq!(
+            t.on_response(ms(20), &TimerConfig::default(), 180),
+            Effects::deliver()
+        );
+        assert_eq!(
+            t.on_response(ms(30), &TimerConfig::default(), 404),
+            Effects::deliver()
+        );
         assert_eq!(t.state(), ClientNonInviteState::Completed);
         assert_eq!(t.next_deadline(), Some(ms(5_030)));
         assert_eq!(
-            t.on_timeout(ms(1_000)),
+            t.on_timeout(ms(1_000), &TimerConfig::default()),
             Effects::NONE,
             "no Timer E once Completed"
         );
@@ -214,7 +238,7 @@ mod tests {
     fn reliable_final_terminates_at_once_and_no_timer_e() {
         let (mut t, _) = ClientNonInviteTransaction::start(ms(0), true, TimerConfig::default());
         assert_eq!(t.next_deadline(), Some(ms(32_000)));
-        let fx = t.on_response(ms(100), 404);
+        let fx = t.on_response(ms(100), &TimerConfig::default(), 404);
         assert!(fx.deliver && fx.terminated);
     }
 

@@ -44,13 +44,13 @@ impl Machine {
         matches!(self, Machine::ClientInvite(_) | Machine::ClientNonInvite(_))
     }
 
-    /// Fires due timers.
-    pub fn on_timeout(&mut self, now: Instant) -> Effects {
+    /// Fires due timers, with the endpoint's timer values.
+    pub fn on_timeout(&mut self, now: Instant, timers: &TimerConfig) -> Effects {
         match self {
-            Machine::ClientInvite(t) => t.on_timeout(now),
-            Machine::ClientNonInvite(t) => t.on_timeout(now),
-            Machine::ServerInvite(t) => t.on_timeout(now),
-            Machine::ServerNonInvite(t) => t.on_timeout(now),
+            Machine::ClientInvite(t) => t.on_timeout(now, timers),
+            Machine::ClientNonInvite(t) => t.on_timeout(now, timers),
+            Machine::ServerInvite(t) => t.on_timeout(now, timers),
+            Machine::ServerNonInvite(t) => t.on_timeout(now, timers),
         }
     }
 

@@ -26,7 +26,6 @@ pub enum ServerInviteState {
 pub struct ServerInviteTransaction {
     state: ServerInviteState,
     reliable: bool,
-    timers: TimerConfig,
     /// Whether a response has been sent (a retransmitted INVITE then resends it).
     responded: bool,
     timer_trying: Option<Instant>,
@@ -44,7 +43,6 @@ impl ServerInviteTransaction {
         let t = ServerInviteTransaction {
             state: ServerInviteState::Proceeding,
             reliable,
-            timers,
             responded: false,
             timer_trying: Some(now + timers.trying_delay),
             g_interval: timers.t1,
@@ -90,7 +88,14 @@ impl ServerInviteTransaction {
     }
 
     /// The TU sends a response with this status code through the transaction.
-    pub fn on_tu_response(&mut self, now: Instant, code: u16) -> Result<Effects, InvalidState> {
+    ///
+    /// `timers`: the endpoint's timer values, as for `on_timeout`.
+    pub fn on_tu_response(
+        &mut self,
+        now: Instant,
+        timers: &TimerConfig,
+        code: u16,
+    ) -> Result<Effects, InvalidState> {
         use ServerInviteState::*;
         match (self.state, code) {
             (Proceeding, 100..=199) => {
@@ -103,15 +108,15 @@ impl ServerInviteTransaction {
                 self.state = Accepted;
                 self.responded = true;
                 self.timer_trying = None;
-                self.timer_l = Some(now + self.timers.t1_x64());
+                self.timer_l = Some(now + timers.t1_x64());
                 Ok(Effects::transmit())
             }
             (Proceeding, 300..=699) => {
                 self.state = Completed;
                 self.responded = true;
                 self.timer_trying = None;
-                self.timer_g = (!self.reliable).then(|| now + self.timers.t1);
-                self.timer_h = Some(now + self.timers.t1_x64());
+                self.timer_g = (!self.reliable).then(|| now + timers.t1);
+                self.timer_h = Some(now + timers.t1_x64());
                 Ok(Effects::transmit())
             }
             // RFC 6026 §8.6: the TU's retransmissions of the 2xx pass through.
@@ -121,14 +126,16 @@ impl ServerInviteTransaction {
     }
 
     /// An ACK matching the transaction arrived.
-    pub fn on_ack(&mut self, now: Instant) -> Effects {
+    ///
+    /// `timers`: the endpoint's timer values, as for `on_timeout`.
+    pub fn on_ack(&mut self, now: Instant, timers: &TimerConfig) -> Effects {
         use ServerInviteState::*;
         match self.state {
             Completed => {
                 // §17.2.1: Confirmed, Timer I (T4 unreliable, 0 reliable).
                 self.timer_g = None;
                 self.timer_h = None;
-                let i = self.timers.t4_or_zero(self.reliable);
+                let i = timers.t4_or_zero(self.reliable);
                 if i.is_zero() {
                     self.state = Terminated;
                     Effects::terminated()
@@ -145,7 +152,10 @@ impl ServerInviteTransaction {
     }
 
     /// Time has come to `now`.
-    pub fn on_timeout(&mut self, now: Instant) -> Effects {
+    ///
+    /// `timers` are the values the transaction was started with: the endpoint keeps one
+    /// copy for all its transactions, not one in each (RAM on a small device).
+    pub fn on_timeout(&mut self, now: Instant, timers: &TimerConfig) -> Effects {
         use ServerInviteState::*;
         let mut fx = Effects::NONE;
         match self.state {
@@ -166,7 +176,7 @@ impl ServerInviteTransaction {
                     self.g_interval = self
                         .g_interval
                         .saturating_add(self.g_interval)
-                        .min(self.timers.t2);
+                        .min(timers.t2);
                     self.timer_g = Some(g + self.g_interval);
                 }
             }
@@ -227,7 +237,7 @@ mod tests {
         // A retransmission before any response is absorbed.
         assert_eq!(t.on_request(), Effects::NONE);
         assert_eq!(t.next_deadline(), Some(ms(200)));
-        assert!(t.on_timeout(ms(200)).send_trying);
+        assert!(t.on_timeout(ms(200), &TimerConfig::default()).send_trying);
         t.on_trying_sent();
         assert_eq!(t.on_request(), Effects::transmit());
         assert_eq!(t.next_deadline(), None);
@@ -236,7 +246,10 @@ mod tests {
     #[test]
     fn tu_provisional_cancels_the_trying_timer() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_tu_response(ms(50), 180), Ok(Effects::transmit()));
+        assert_eq!(
+            t.on_tu_response(ms(50), &TimerConfig::default(), 180),
+            Ok(Effects::transmit())
+        );
         assert_eq!(t.next_deadline(), None);
         assert_eq!(t.on_request(), Effects::transmit());
     }
@@ -244,32 +257,40 @@ mod tests {
     #[test]
     fn non_2xx_retransmits_until_ack_then_confirmed_then_i() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_tu_response(ms(0), 486), Ok(Effects::transmit()));
+        assert_eq!(
+            t.on_tu_response(ms(0), &TimerConfig::default(), 486),
+            Ok(Effects::transmit())
+        );
         assert_eq!(t.state(), ServerInviteState::Completed);
         let mut at = Vec::new();
         while let Some(d) = t.next_deadline().filter(|&d| d <= ms(10_000)) {
-            if t.on_timeout(d).transmit {
+            if t.on_timeout(d, &TimerConfig::default()).transmit {
                 at.push(d.as_millis());
             }
         }
         // Timer G: T1 doubling to T2.
         assert_eq!(at, [500, 1500, 3500, 7500]);
         assert_eq!(t.on_request(), Effects::transmit());
-        assert_eq!(t.on_ack(ms(10_000)), Effects::NONE);
+        assert_eq!(t.on_ack(ms(10_000), &TimerConfig::default()), Effects::NONE);
         assert_eq!(t.state(), ServerInviteState::Confirmed);
-        assert_eq!(t.on_ack(ms(10_001)), Effects::NONE);
+        assert_eq!(t.on_ack(ms(10_001), &TimerConfig::default()), Effects::NONE);
         assert_eq!(t.next_deadline(), Some(ms(15_000)));
-        assert_eq!(t.on_timeout(ms(15_000)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(15_000), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn timer_h_without_ack() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), false, TimerConfig::default());
-        let _ = t.on_tu_response(ms(0), 500).unwrap();
+        let _ = t
+            .on_tu_response(ms(0), &TimerConfig::default(), 500)
+            .unwrap();
         let mut last = Effects::NONE;
         let mut when = 0;
         while let Some(d) = t.next_deadline() {
-            last = t.on_timeout(d);
+            last = t.on_timeout(d, &TimerConfig::default());
             when = d.as_millis();
         }
         assert_eq!(when, 32_000);
@@ -279,28 +300,51 @@ mod tests {
     #[test]
     fn reliable_ack_terminates_at_once_and_no_g() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), true, TimerConfig::default());
-        let _ = t.on_tu_response(ms(0), 404).unwrap();
+        let _ = t
+            .on_tu_response(ms(0), &TimerConfig::default(), 404)
+            .unwrap();
         assert_eq!(t.next_deadline(), Some(ms(32_000)));
-        assert_eq!(t.on_ack(ms(5)), Effects::terminated());
+        assert_eq!(
+            t.on_ack(ms(5), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn accepted_passes_2xx_and_ack_until_l() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), false, TimerConfig::default());
-        assert_eq!(t.on_tu_response(ms(10), 200), Ok(Effects::transmit()));
+        assert_eq!(
+            t.on_tu_response(ms(10), &TimerConfig::default(), 200),
+            Ok(Effects::transmit())
+        );
         assert_eq!(t.state(), ServerInviteState::Accepted);
         assert_eq!(t.on_request(), Effects::NONE);
-        assert_eq!(t.on_tu_response(ms(510), 200), Ok(Effects::transmit()));
-        assert_eq!(t.on_tu_response(ms(600), 486), Err(InvalidState));
-        assert_eq!(t.on_ack(ms(700)), Effects::deliver());
+        assert_eq!(
+            t.on_tu_response(ms(510), &TimerConfig::default(), 200),
+            Ok(Effects::transmit())
+        );
+        assert_eq!(
+            t.on_tu_response(ms(600), &TimerConfig::default(), 486),
+            Err(InvalidState)
+        );
+        assert_eq!(
+            t.on_ack(ms(700), &TimerConfig::default()),
+            Effects::deliver()
+        );
         assert_eq!(t.next_deadline(), Some(ms(32_010)));
-        assert_eq!(t.on_timeout(ms(32_010)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(32_010), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn transport_error() {
         let (mut t, _) = ServerInviteTransaction::start(ms(0), false, TimerConfig::default());
         assert!(t.on_transport_error().transport_error);
-        assert_eq!(t.on_tu_response(ms(1), 200), Err(InvalidState));
+        assert_eq!(
+            t.on_tu_response(ms(1), &TimerConfig::default(), 200),
+            Err(InvalidState)
+        );
     }
 }

@@ -22,17 +22,17 @@ pub enum ServerNonInviteState {
 pub struct ServerNonInviteTransaction {
     state: ServerNonInviteState,
     reliable: bool,
-    timers: TimerConfig,
     timer_j: Option<Instant>,
 }
 
 impl ServerNonInviteTransaction {
-    /// Starts the transaction: pass the request to the TU.
-    pub fn start(reliable: bool, timers: TimerConfig) -> (Self, Effects) {
+    /// Starts the transaction: pass the request to the TU. Nothing is timed yet (Timer J
+    /// starts with the final response, from the `timers` given then); `timers` is taken so
+    /// the four machines start alike.
+    pub fn start(reliable: bool, _timers: TimerConfig) -> (Self, Effects) {
         let t = ServerNonInviteTransaction {
             state: ServerNonInviteState::Trying,
             reliable,
-            timers,
             timer_j: None,
         };
         (t, Effects::deliver())
@@ -65,7 +65,14 @@ impl ServerNonInviteTransaction {
     }
 
     /// The TU sends a response with this status code.
-    pub fn on_tu_response(&mut self, now: Instant, code: u16) -> Result<Effects, InvalidState> {
+    ///
+    /// `timers`: the endpoint's timer values, as for `on_timeout`.
+    pub fn on_tu_response(
+        &mut self,
+        now: Instant,
+        timers: &TimerConfig,
+        code: u16,
+    ) -> Result<Effects, InvalidState> {
         use ServerNonInviteState::*;
         match (self.state, code) {
             (Trying | Proceeding, 100..=199) => {
@@ -73,7 +80,7 @@ impl ServerNonInviteTransaction {
                 Ok(Effects::transmit())
             }
             (Trying | Proceeding, 200..=699) => {
-                let j = self.timers.j(self.reliable);
+                let j = timers.j(self.reliable);
                 let mut fx = Effects::transmit();
                 if j.is_zero() {
                     self.state = Terminated;
@@ -89,7 +96,10 @@ impl ServerNonInviteTransaction {
     }
 
     /// Time has come to `now`.
-    pub fn on_timeout(&mut self, now: Instant) -> Effects {
+    ///
+    /// `timers` are the values the transaction was started with: the endpoint keeps one
+    /// copy for all its transactions, not one in each (RAM on a small device).
+    pub fn on_timeout(&mut self, now: Instant, _timers: &TimerConfig) -> Effects {
         if self.state == ServerNonInviteState::Completed && due(self.timer_j, now) {
             self.state = ServerNonInviteState::Terminated;
             self.timer_j = None;
@@ -130,22 +140,39 @@ mod tests {
         let (mut t, fx) = ServerNonInviteTransaction::start(false, TimerConfig::default());
         assert_eq!(fx, Effects::deliver());
         assert_eq!(t.on_request(), Effects::NONE);
-        assert_eq!(t.on_tu_response(ms(10), 100), Ok(Effects::transmit()));
+        assert_eq!(
+            t.on_tu_response(ms(10), &TimerConfig::default(), 100),
+            Ok(Effects::transmit())
+        );
         assert_eq!(t.state(), ServerNonInviteState::Proceeding);
         assert_eq!(t.on_request(), Effects::transmit());
-        assert_eq!(t.on_tu_response(ms(20), 200), Ok(Effects::transmit()));
+        assert_eq!(
+            t.on_tu_response(ms(20), &TimerConfig::default(), 200),
+            Ok(Effects::transmit())
+        );
         assert_eq!(t.state(), ServerNonInviteState::Completed);
         assert_eq!(t.on_request(), Effects::transmit());
-        assert_eq!(t.on_tu_response(ms(30), 200), Err(InvalidState));
+        assert_eq!(
+            t.on_tu_response(ms(30), &TimerConfig::default(), 200),
+            Err(InvalidState)
+        );
         assert_eq!(t.next_deadline(), Some(ms(32_020)));
-        assert_eq!(t.on_timeout(ms(32_019)), Effects::NONE);
-        assert_eq!(t.on_timeout(ms(32_020)), Effects::terminated());
+        assert_eq!(
+            t.on_timeout(ms(32_019), &TimerConfig::default()),
+            Effects::NONE
+        );
+        assert_eq!(
+            t.on_timeout(ms(32_020), &TimerConfig::default()),
+            Effects::terminated()
+        );
     }
 
     #[test]
     fn reliable_final_terminates_at_once() {
         let (mut t, _) = ServerNonInviteTransaction::start(true, TimerConfig::default());
-        let fx = t.on_tu_response(ms(0), 404).unwrap();
+        let fx = t
+            .on_tu_response(ms(0), &TimerConfig::default(), 404)
+            .unwrap();
         assert!(fx.transmit && fx.terminated);
     }
 

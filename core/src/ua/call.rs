@@ -13,6 +13,14 @@ pub const SDP_MAX: usize = 1024;
 pub const SDP_STORE: usize = 3 * SDP_MAX;
 /// The most early dialogs (forks) an outgoing call tracks (§12.1.2, §13.2.2.4).
 pub const MAX_FORKS: usize = 4;
+/// The bytes a [`Call`] keeps for its own text by default (its `ID`): the Call-ID, our tag,
+/// the peer's From tag (callee) or our first Request-URI (caller), then the To tags of the
+/// early dialogs (forks) seen. Identity text that does not fit refuses the call (500 to an
+/// incoming INVITE, [`UaError::BadInput`](super::UaError::BadInput) for ours); a fork tag
+/// that does not fit is not remembered (each response with it counts as a new fork). The
+/// identity is a part of the dialog text, so a phone with a small `TEXT` picks a small
+/// `ID` too.
+pub const CALL_TEXT: usize = 768;
 
 /// A call, as the application names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -142,7 +150,7 @@ impl<const N: usize> SdpStore<N> {
             }
             // Spans are disjoint and taken in address order, so `end <= start`; every span
             // lies within the store's first `u16::MAX` bytes (see `set`).
-            self.bytes.copy_within(start..start + len, end);
+            crate::bytes::copy_within(&mut self.bytes, start..start + len, end);
             self.spans[i] = (end as u16, len as u16);
             end += len;
         }
@@ -187,20 +195,27 @@ pub(crate) struct OkRetransmit {
 }
 
 /// One call's state, with `SDP` bytes for its session descriptions ([`SDP_STORE`] by
-/// default) and `TEXT` bytes for its dialog ([`DIALOG_TEXT`] by default).
+/// default), `TEXT` bytes for its dialog ([`DIALOG_TEXT`] by default) and `ID` bytes for
+/// its own text ([`CALL_TEXT`] by default).
 #[derive(Clone, Debug)]
-pub struct Call<const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
+pub struct Call<
+    const SDP: usize = SDP_STORE,
+    const TEXT: usize = DIALOG_TEXT,
+    const ID: usize = CALL_TEXT,
+> {
     pub(crate) gen: u16,
     pub(crate) in_use: bool,
     pub(crate) role: Role,
     pub(crate) state: CallState,
     /// The dialog once one exists (the first early dialog, then the confirmed one).
     pub(crate) dialog: Option<Dialog<TEXT>>,
-    /// To tags of the early dialogs seen (forks), as text.
-    pub(crate) forks: TextBuf<256>,
+    /// Early dialogs (forks) seen: their To tags are in `ids` from `forks_at` on.
     pub(crate) fork_count: usize,
-    /// Identity text: Call-ID, our tag, remote URI (before a dialog exists).
-    pub(crate) ids: TextBuf<512>,
+    /// Where the fork tags start in `ids` (meaningful once `fork_count` > 0).
+    pub(crate) forks_at: usize,
+    /// The call's own text: the identity (Call-ID, our tag, the peer's From tag or our first
+    /// Request-URI), stored when the call starts, then the fork tags, NUL-separated.
+    pub(crate) ids: TextBuf<ID>,
     pub(crate) call_id: crate::dialog::Span,
     pub(crate) local_tag: crate::dialog::Span,
     pub(crate) from_tag_remote: crate::dialog::Span,
@@ -227,11 +242,12 @@ pub struct Call<const SDP: usize = SDP_STORE, const TEXT: usize = DIALOG_TEXT> {
     /// The Request-URI of our first INVITE.
     pub(crate) target: crate::dialog::Span,
     /// The slot of the UA's resolution table holding this call's RFC 3263 resolution (the
-    /// INVITE waits for it, or may fail over to its next target, §4.3).
+    /// INVITE waits for it, or may fail over to its next target, §4.3). Feature `dns`.
+    #[cfg(feature = "dns")]
     pub(crate) resolution: Option<u16>,
 }
 
-impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
+impl<const SDP: usize, const TEXT: usize, const ID: usize> Default for Call<SDP, TEXT, ID> {
     fn default() -> Self {
         Call {
             gen: 0,
@@ -239,8 +255,8 @@ impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
             role: Role::Caller,
             state: CallState::Ended,
             dialog: None,
-            forks: TextBuf::new(),
             fork_count: 0,
+            forks_at: 0,
             ids: TextBuf::new(),
             call_id: crate::dialog::Span::EMPTY,
             local_tag: crate::dialog::Span::EMPTY,
@@ -259,12 +275,13 @@ impl<const SDP: usize, const TEXT: usize> Default for Call<SDP, TEXT> {
             end_reason: None,
             redirects: 0,
             target: crate::dialog::Span::EMPTY,
+            #[cfg(feature = "dns")]
             resolution: None,
         }
     }
 }
 
-impl<const SDP: usize, const TEXT: usize> Call<SDP, TEXT> {
+impl<const SDP: usize, const TEXT: usize, const ID: usize> Call<SDP, TEXT, ID> {
     pub(crate) fn call_id(&self) -> &str {
         self.ids.str(self.call_id)
     }
@@ -275,25 +292,61 @@ impl<const SDP: usize, const TEXT: usize> Call<SDP, TEXT> {
 
     /// Records a fork's To tag; whether it is new.
     pub(crate) fn add_fork(&mut self, tag: &str) -> bool {
+        if self.fork_count == 0 {
+            // The first fork: the identity text is complete, the tags go after it.
+            self.forks_at = self.ids.used();
+        }
         // Tags are stored NUL-separated; compare each.
-        if self
-            .forks
-            .prefix()
+        let forks = self.ids.prefix().get(self.forks_at..).unwrap_or(&[]);
+        if forks
             .split(|&b| b == 0)
             .any(|t| !t.is_empty() && t == tag.as_bytes())
         {
             return false;
         }
-        if self.fork_count < MAX_FORKS && self.forks.push(tag.as_bytes()).is_ok() {
-            let _ = self.forks.push(&[0]);
+        if self.fork_count < MAX_FORKS && self.ids.push(tag.as_bytes()).is_ok() {
+            let _ = self.ids.push(&[0]);
             self.fork_count += 1;
         }
         true
+    }
+
+    /// Forgets the forks seen (a new INVITE after a redirect, §8.1.3.4); the identity
+    /// text stays.
+    pub(crate) fn clear_forks(&mut self) {
+        if self.fork_count > 0 {
+            self.ids.truncate(self.forks_at);
+        }
+        self.fork_count = 0;
     }
 
     /// The next time this call wants the clock.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let ok = self.ok_retransmit.map(|r| r.next.min(r.give_up));
         [ok, self.glare_retry].into_iter().flatten().min()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fork_tags_follow_the_identity_and_clear_alone() {
+        let mut c = Call::<0, 0, 32>::default();
+        c.call_id = c.ids.push(b"abc@host").unwrap();
+        c.local_tag = c.ids.push(b"t1").unwrap();
+        assert!(c.add_fork("x"));
+        assert!(!c.add_fork("x"));
+        assert!(c.add_fork("yy"));
+        assert_eq!(c.fork_count, 2);
+        c.clear_forks();
+        assert_eq!(c.fork_count, 0);
+        assert_eq!((c.call_id(), c.local_tag()), ("abc@host", "t1"));
+        assert!(c.add_fork("x"));
+        // Full: a tag that does not fit is not remembered, so it is new each time.
+        assert!(c.add_fork("a-tag-longer-than-the-room-left"));
+        assert!(c.add_fork("a-tag-longer-than-the-room-left"));
+        assert_eq!(c.fork_count, 1);
     }
 }

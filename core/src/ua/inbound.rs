@@ -16,7 +16,9 @@ use crate::time::Instant;
 /// How many 3xx in a row a call follows before giving up.
 const MAX_REDIRECTS: u8 = 3;
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     pub(super) fn on_inbound(&mut self, now: Instant, kind: Inbound, bytes: &[u8]) {
         match kind {
             Inbound::Timeout { tx } => self.on_tx_timeout(now, tx),

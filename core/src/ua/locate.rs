@@ -13,7 +13,9 @@ use crate::time::Instant;
 /// and it asks at most `1 + MAX_SERVICES + 2·TARGETS` (21) of them.
 const QUERY_ID_SPAN: u32 = 64;
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     /// RFC 3263 §4: resolves call `i`'s target (a SIP URI whose host is a name) in a free
     /// slot of the resolution table, for our one transport and address family.
     pub(super) fn start_resolution(

@@ -8,12 +8,17 @@
 
 mod call;
 mod inbound;
+#[cfg(feature = "dns")]
 mod locate;
 mod options;
 mod outbound;
 pub mod register;
+#[cfg(not(feature = "dns"))]
+mod unresolved;
 
-pub use call::{Call, CallId, CallState, EndReason, Role, MAX_FORKS, SDP_MAX, SDP_STORE};
+pub use call::{
+    Call, CallId, CallState, EndReason, Role, CALL_TEXT, MAX_FORKS, SDP_MAX, SDP_STORE,
+};
 pub use options::OPTIONS_PENDING;
 
 use core::net::SocketAddr;
@@ -88,7 +93,8 @@ pub enum UaEvent {
     },
     /// A target's host is a name (RFC 3263): look up these records and hand the answer back
     /// with [`UserAgent::dns_answer`]; the INVITE waits meanwhile. A call's resolution asks
-    /// one query at a time (NAPTR, SRV, A/AAAA).
+    /// one query at a time (NAPTR, SRV, A/AAAA). Feature `dns`.
+    #[cfg(feature = "dns")]
     Resolve(crate::dns::DnsQuery),
 }
 
@@ -160,19 +166,21 @@ pub struct UaConfig<'c> {
 pub const EVENT_QUEUE: usize = 16;
 
 /// The user agent: calls and registration over an endpoint, in fixed storage. Each call
-/// keeps `SDP` bytes of session descriptions and `TEXT` bytes of dialog text (see [`Call`]),
-/// and the UA holds up to `EVENTS` events until [`poll_event`](Self::poll_event) takes them;
-/// the defaults suit a server or a desktop, a phone picks smaller ones.
+/// keeps `SDP` bytes of session descriptions, `TEXT` bytes of dialog text and `ID` bytes of
+/// its own text (see [`Call`]), and the UA holds up to `EVENTS` events until
+/// [`poll_event`](Self::poll_event) takes them; the defaults suit a server or a desktop, a
+/// phone picks smaller ones.
 pub struct UserAgent<
     's,
     'c,
     const SDP: usize = SDP_STORE,
     const TEXT: usize = DIALOG_TEXT,
     const EVENTS: usize = EVENT_QUEUE,
+    const ID: usize = CALL_TEXT,
 > {
     config: UaConfig<'c>,
     ep: Endpoint<'s>,
-    calls: Storage<'s, Call<SDP, TEXT>>,
+    calls: Storage<'s, Call<SDP, TEXT, ID>>,
     inbox: Storage<'s, u8>,
     /// `sip:user@domain`, our Contact URI, and the outbound proxy's Route URI.
     names: TextBuf<256>,
@@ -185,18 +193,22 @@ pub struct UserAgent<
     registration: register::Registration,
     registration_tx: Option<TransactionId>,
     registrar: Option<(SocketAddr, u32)>,
+    #[cfg(feature = "dns")]
     next_query: u32,
     options_tx: [Option<TransactionId>; OPTIONS_PENDING],
     /// RFC 3263 resolutions of calls' targets, lent by the caller (empty: no DNS).
+    #[cfg(feature = "dns")]
     resolutions: Storage<'s, ResolutionSlot>,
     /// The registrar's resolution slot (RFC 3263, §10.2.6) and the interval to ask for,
     /// until its first REGISTER has a final response.
+    #[cfg(feature = "dns")]
     registrar_lookup: Option<(u16, u32)>,
 }
 
 /// One slot of the UA's resolution table ([`UserAgent::with_resolutions`]): an RFC 3263
 /// resolution in progress, or the targets a call's INVITE may fail over to (§4.3); free
-/// when [idle](crate::dns::Resolution::is_idle). Make them with `Default`.
+/// when [idle](crate::dns::Resolution::is_idle). Make them with `Default`. Feature `dns`.
+#[cfg(feature = "dns")]
 pub type ResolutionSlot = crate::dns::Resolution;
 
 /// Where a message the UA handles came from in the endpoint.
@@ -219,13 +231,15 @@ enum Inbound {
     },
 }
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     /// A UA over `endpoint`, with `calls.len()` call slots and an inbox of at least the
     /// endpoint's `max_message` bytes (where the UA copies each message it reads).
     pub fn new(
         config: UaConfig<'c>,
         mut endpoint: Endpoint<'s>,
-        calls: impl Into<Storage<'s, Call<S, T>>>,
+        calls: impl Into<Storage<'s, Call<S, T, I>>>,
         inbox: impl Into<Storage<'s, u8>>,
     ) -> Result<Self, UaError> {
         const { assert!(E > 0, "the event queue needs room for one event") };
@@ -260,9 +274,12 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
             registration,
             registration_tx: None,
             registrar: None,
+            #[cfg(feature = "dns")]
             next_query: 1,
             options_tx: [None; OPTIONS_PENDING],
+            #[cfg(feature = "dns")]
             resolutions: Storage::Borrowed(&mut []),
+            #[cfg(feature = "dns")]
             registrar_lookup: None,
         })
     }
@@ -273,7 +290,8 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
     /// (§4.3). One slot per call being set up at once; a slot is held from the
     /// [`invite`](Self::invite) until the call's first provisional or final response. A
     /// full table refuses the call ([`UaError::TooManyResolutions`]); without a table such
-    /// a call is [`UaError::Unresolvable`].
+    /// a call is [`UaError::Unresolvable`]. Feature `dns`.
+    #[cfg(feature = "dns")]
     pub fn with_resolutions(mut self, table: impl Into<Storage<'s, ResolutionSlot>>) -> Self {
         self.resolutions = table.into();
         for slot in self.resolutions.iter_mut() {
@@ -465,7 +483,7 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         }
     }
 
-    fn call(&self, id: CallId) -> Option<&Call<S, T>> {
+    fn call(&self, id: CallId) -> Option<&Call<S, T, I>> {
         let c = self.calls.get(id.index as usize)?;
         (c.in_use && c.gen == id.gen).then_some(c)
     }
@@ -497,7 +515,6 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
             Role::Callee => CallState::Incoming,
         };
         c.dialog = None;
-        c.forks = TextBuf::new();
         c.fork_count = 0;
         c.ids = TextBuf::new();
         c.invite_tx = None;
@@ -512,7 +529,10 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         c.offer_in_answer = false;
         c.end_reason = None;
         c.redirects = 0;
-        c.resolution = None;
+        #[cfg(feature = "dns")]
+        {
+            c.resolution = None;
+        }
         c.ack_branch = crate::rand::Branch::new(self.ep.rng());
         Ok(i)
     }

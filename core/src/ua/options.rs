@@ -10,7 +10,9 @@ use crate::time::Instant;
 /// How many OPTIONS requests may be outstanding at once.
 pub const OPTIONS_PENDING: usize = 2;
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     /// Sends OPTIONS to `target` (a SIP URI with an address host, or any URI when an outbound
     /// proxy is set), outside any dialog (§11.1): its own Call-ID and From tag, `Accept:
     /// application/sdp`. The final status arrives as [`UaEvent::OptionsAnswered`] with the

@@ -18,7 +18,9 @@ use crate::time::Instant;
 
 const SDP: &str = "application/sdp";
 
-impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S, T, E> {
+impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
+    UserAgent<'s, 'c, S, T, E, I>
+{
     /// Places a call to `target` (a SIP URI), with an SDP offer or none (then the 2xx
     /// carries the offer and [`ack`](Self::ack) the answer, §13.2.1).
     pub fn invite(
@@ -132,8 +134,7 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         let c = &mut self.calls[i];
         c.state = CallState::Calling;
         c.dialog = None;
-        c.forks = crate::dialog::TextBuf::new();
-        c.fork_count = 0;
+        c.clear_forks();
         Ok(())
     }
 
@@ -382,27 +383,27 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize> UserAgent<'s, 'c, S
         let Some(invite_tx) = self.calls[i].invite_tx else {
             return;
         };
-        let Some(req) = self.ep.request_bytes(invite_tx) else {
-            return;
+        // Parsed where the endpoint keeps it, not copied out: the dialog owns its text, so
+        // the borrow ends with this block (a copy cost a 4 KiB stack buffer).
+        let dialog = {
+            let Some(req) = self.ep.request_bytes(invite_tx) else {
+                return;
+            };
+            let mut h1 = [Header::EMPTY; 64];
+            let mut h2 = [Header::EMPTY; 64];
+            let (
+                Ok(crate::message::Status::Complete(invite)),
+                Ok(crate::message::Status::Complete(ok)),
+            ) = (
+                Parser::datagram().parse(req, &mut h1),
+                Parser::datagram().parse(response, &mut h2),
+            )
+            else {
+                return;
+            };
+            Dialog::<T>::uac(&invite, &ok)
         };
-        let mut rq = [0u8; 4096];
-        let Some(rq) = rq.get_mut(..req.len()) else {
-            return;
-        };
-        rq.copy_from_slice(req);
-        let mut h1 = [Header::EMPTY; 64];
-        let mut h2 = [Header::EMPTY; 64];
-        let (
-            Ok(crate::message::Status::Complete(invite)),
-            Ok(crate::message::Status::Complete(ok)),
-        ) = (
-            Parser::datagram().parse(rq, &mut h1),
-            Parser::datagram().parse(response, &mut h2),
-        )
-        else {
-            return;
-        };
-        let Ok(mut d) = Dialog::<T>::uac(&invite, &ok) else {
+        let Ok(mut d) = dialog else {
             return;
         };
         let seq = self.calls[i].invite_seq;
