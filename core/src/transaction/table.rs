@@ -16,7 +16,7 @@ pub struct SlotId {
     pub(crate) gen: u32,
 }
 
-/// One slot of the table. Create them with [`Slot::EMPTY`]-like `Slot::default()` and hand
+/// One slot of the table. Create them with `Slot::default()` and hand
 /// a slice of them to the endpoint; the slice's length is the transaction capacity.
 #[derive(Clone, Debug)]
 pub struct Slot<T> {
