@@ -200,8 +200,19 @@ pub(crate) struct Driver {
     next_session: u64,
 }
 
-fn leak(s: &str) -> &'static str {
-    Box::leak(s.to_owned().into_boxed_str())
+/// The core borrows its names (user, domain, display name) for the task's whole life, so
+/// they are kept for the process's: each distinct name once, so binding user agents again
+/// and again with the same identity does not grow memory.
+fn intern(s: &str) -> &'static str {
+    static NAMES: std::sync::Mutex<std::collections::BTreeSet<&'static str>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(n) = names.get(s) {
+        return n;
+    }
+    let n: &'static str = Box::leak(s.into());
+    names.insert(n);
+    n
 }
 
 impl Driver {
@@ -230,14 +241,12 @@ impl Driver {
                 .map_or(0, |d| d.as_nanos() as u64);
             t ^ u64::from(local.port()) << 48
         });
-        // The core borrows its names for its whole life; the task lives as long, so the
-        // few bytes are leaked once per user agent.
         let ua_config = UaConfig {
             local,
             transport: config.transport,
-            user: leak(&config.user),
-            domain: leak(&config.domain),
-            display_name: config.display_name.as_deref().map(leak),
+            user: intern(&config.user),
+            domain: intern(&config.domain),
+            display_name: config.display_name.as_deref().map(intern),
             outbound_proxy: config.outbound_proxy,
             policy: Policy {
                 methods: &["INVITE", "ACK", "CANCEL", "BYE", "OPTIONS"],
