@@ -412,7 +412,8 @@ fn parse_params(s: &[u8], mut i: usize) -> Result<usize, UriError> {
 /// literal one, §25.1). Most URIs a proxy reads (Route, Record-Route) have none, which a
 /// word-at-a-time search tells quickly; then the host starts right after the scheme.
 fn parse_sip(s: &[u8], start: usize) -> Result<Parts, UriError> {
-    if find_byte(s, start, b'@').is_none() {
+    // The shortcut is for speed (the same answer): `small-code` leaves it out.
+    if !cfg!(feature = "small-code") && find_byte(s, start, b'@').is_none() {
         let (host, e) = parse_host(s, start)?;
         return parse_after_host(s, e, None, None, host);
     }
@@ -654,8 +655,12 @@ impl<'b> Uri<'b> {
         if s.len() > usize::from(u16::MAX) {
             return Err(UriError::TooLong);
         }
-        if let Some(u) = Uri::parse_common(s) {
-            return Ok(u);
+        // The one-pass shortcut for the common shape is for speed; it gives the same answer
+        // as the general parser, so `small-code` (firmware) leaves it out.
+        if !cfg!(feature = "small-code") {
+            if let Some(u) = Uri::parse_common(s) {
+                return Ok(u);
+            }
         }
         Uri::parse_general(s)
     }
