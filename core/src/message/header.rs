@@ -319,7 +319,7 @@ fn lookup_full(line: &[u8], len: usize) -> HeaderName {
 
 /// Finds a full (non-compact) header name `line[..len]` by comparing it with every
 /// canonical name, ignoring ASCII case (feature `small-code`: neither `INDEX` nor `FOLDED`,
-/// 2.5 KB less flash, the same answers).
+/// the same answers for 2.5 KB less flash).
 #[cfg(feature = "small-code")]
 #[inline(never)]
 fn lookup_full(line: &[u8], len: usize) -> HeaderName {
