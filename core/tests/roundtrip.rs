@@ -7,6 +7,7 @@ use sipwire_core::message::builder::{Address, RequestParts, ResponseParts, SentB
 use sipwire_core::message::headers::Contact;
 use sipwire_core::message::validate;
 use sipwire_core::message::{Header, HeaderName, Message, Parser, Status, Writer};
+#[cfg(feature = "ipv6")]
 use std::net::Ipv6Addr;
 
 /// Owned inputs for a request, so that proptest can generate and shrink them.
@@ -39,9 +40,21 @@ fn host() -> impl Strategy<Value = String> {
         "[a-z][a-z0-9-]{0,10}[a-z0-9](\\.[a-z][a-z0-9]{0,8}){0,3}",
         (0u8..=255, 0u8..=255, 0u8..=255, 1u8..=254)
             .prop_map(|(a, b, c, d)| format!("{a}.{b}.{c}.{d}")),
-        (any::<u16>(), any::<u16>())
-            .prop_map(|(a, b)| format!("[{}]", Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, a, b))),
+        ipv6_reference(),
     ]
+}
+
+/// An `IPv6reference` (feature `ipv6`; without it, an IPv4 address).
+#[cfg(feature = "ipv6")]
+fn ipv6_reference() -> impl Strategy<Value = String> {
+    (any::<u16>(), any::<u16>())
+        .prop_map(|(a, b)| format!("[{}]", Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, a, b)))
+}
+
+/// An `IPv6reference` (feature `ipv6`; without it, an IPv4 address).
+#[cfg(not(feature = "ipv6"))]
+fn ipv6_reference() -> impl Strategy<Value = String> {
+    (any::<u8>(), 1u8..=254).prop_map(|(a, b)| format!("198.51.{a}.{b}"))
 }
 
 fn sip_uri() -> impl Strategy<Value = String> {

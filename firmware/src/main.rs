@@ -40,6 +40,8 @@ use sipwire_core::transaction::{Slot, TimerConfig};
 use sipwire_core::transport::Transport;
 use sipwire_core::ua::{Call, CallId, CallState, UaConfig, UaEvent, UserAgent};
 
+mod vectors;
+
 // ---------------------------------------------------------------------------------------------
 // The phone profile: capacities, and why.
 // ---------------------------------------------------------------------------------------------

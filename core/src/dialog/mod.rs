@@ -560,6 +560,7 @@ Content-Length: 0\r\n\r\n";
     }
 
     extern crate std;
+    #[cfg(feature = "ipv6")]
     use std::string::ToString;
 
     #[test]
@@ -591,6 +592,7 @@ Contact: <sip:bob@192.0.2.{}:5060;transport=udp;some=longer-parameter-value>\r\n
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn next_hop_of_literals() {
         let u = Uri::parse(b"sip:bob@192.0.2.4:5070").unwrap();
         assert_eq!(

@@ -73,7 +73,9 @@ impl<const N: usize> TextBuf<N> {
     }
 
     /// Forgets everything from byte `len` on (spans into it must not be used any more);
-    /// nothing if `len` is past what is stored.
+    /// nothing if `len` is past what is stored. Used by a redirected call (feature
+    /// `follow-redirects`).
+    #[cfg(any(test, feature = "follow-redirects"))]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.used = self.used.min(len);
     }

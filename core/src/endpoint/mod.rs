@@ -211,6 +211,7 @@ pub struct Tx {
     /// Server side: what to add to the top Via in responses (§18.2.1).
     via_received: ViaReceived,
     /// Server side: the request was in RFC 2543 form (no magic cookie, §17.2.3).
+    #[cfg_attr(not(feature = "rfc2543"), allow(dead_code))]
     rfc2543: bool,
     /// The slot's deadline as last registered in the table.
     deadline: Option<Instant>,
@@ -651,10 +652,10 @@ impl<'s> Endpoint<'s> {
         }
         .map_err(|_| EndpointError::InvalidState)?;
         t.response_len = len;
-        let rfc2543 = t.rfc2543;
         // A 2543 INVITE's ACK is matched by the To tag of the response (§17.2.3); computed
         // before `apply`, which returns the INVITE's region in Completed.
-        if rfc2543 && code >= 300 {
+        #[cfg(feature = "rfc2543")]
+        if t.rfc2543 && code >= 300 {
             if let Some(k) = self.rfc2543_ack_alias(tx.0) {
                 self.table.add_alias(tx.0, k);
             }
@@ -1116,6 +1117,7 @@ impl<'s> Endpoint<'s> {
         }
     }
 
+    #[cfg(feature = "rfc2543")]
     /// The 2543 ACK-matching key for a server INVITE transaction that sent a final
     /// response: Request-URI, From tag, Call-ID, CSeq number, top Via, and the response's
     /// To tag (§17.2.3).

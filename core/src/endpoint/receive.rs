@@ -8,9 +8,13 @@ use super::pool::NO_REGION;
 use super::{Endpoint, Tx, MAX_HEADERS};
 use crate::message::builder::ResponseParts;
 use crate::message::validate::{self, Policy, Rejection};
-use crate::message::{Framing, Header, HeaderName, Message, Parser, Status};
+#[cfg(feature = "rfc2543")]
+use crate::message::HeaderName;
+use crate::message::{Framing, Header, Message, Parser, Status};
 use crate::time::Instant;
-use crate::transaction::key::{key_method, write_sent_by, KeyHasher, KeyKind, TransactionKey};
+#[cfg(feature = "rfc2543")]
+use crate::transaction::key::KeyHasher;
+use crate::transaction::key::{key_method, write_sent_by, KeyKind, TransactionKey};
 use crate::transaction::{Machine, ServerInviteTransaction, ServerNonInviteTransaction, SlotId};
 use crate::transport::{self, ResponseTarget, Transport};
 
@@ -93,6 +97,19 @@ impl Endpoint<'_> {
             return;
         }
         let Some((key, rfc2543)) = self.server_key(msg, method) else {
+            // Without feature `rfc2543` a request whose top Via has no `z9hG4bK` branch
+            // (§8.1.1.7: an RFC 2543 element sent it) cannot be matched to a transaction
+            // (§17.2.3): it is refused statelessly, each retransmission alike, and its ACK
+            // dropped.
+            #[cfg(not(feature = "rfc2543"))]
+            if method != "ACK" {
+                let r = Rejection {
+                    code: 400,
+                    reason: "RFC 2543 Request Not Supported",
+                    header: None,
+                };
+                self.answer_stateless(msg.headers(), r, transport, local, remote);
+            }
             return;
         };
         if let Some(id) = self.table.find(key) {
@@ -292,7 +309,8 @@ impl Endpoint<'_> {
     }
 
     /// The server transaction key (§17.2.3): branch + sent-by + method when the branch has
-    /// the magic cookie, else the RFC 2543 fields. Returns whether it is the 2543 form.
+    /// the magic cookie, else the RFC 2543 fields (`None` without feature `rfc2543`).
+    /// Returns whether it is the 2543 form.
     pub(super) fn server_key(
         &self,
         msg: &Message<'_, '_>,
@@ -308,6 +326,9 @@ impl Endpoint<'_> {
                 h.field(key_method(method).as_bytes());
                 Some((h.finish(), false))
             }
+            #[cfg(not(feature = "rfc2543"))]
+            _ => None,
+            #[cfg(feature = "rfc2543")]
             _ => {
                 let is_ack = method == "ACK";
                 let to_tag = msg.to().ok()?.tag().unwrap_or("");
@@ -439,6 +460,7 @@ fn fmt_u32(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
     &buf[i..]
 }
 
+#[cfg(feature = "rfc2543")]
 /// The RFC 2543 matching key (§17.2.3): Request-URI, To tag, From tag, Call-ID, CSeq, top
 /// Via. With `ack`, the key an ACK matches: the CSeq method left out and the To tag being
 /// the one of the response the transaction sent.
@@ -455,6 +477,7 @@ pub(super) fn rfc2543_key(
     }
 }
 
+#[cfg(feature = "rfc2543")]
 fn rfc2543_key_method(
     h: KeyHasher,
     msg: &Message<'_, '_>,
@@ -464,6 +487,7 @@ fn rfc2543_key_method(
     rfc2543_fields(h, msg, method, to_tag)
 }
 
+#[cfg(feature = "rfc2543")]
 fn rfc2543_fields(
     mut h: KeyHasher,
     msg: &Message<'_, '_>,

@@ -1,5 +1,6 @@
 //! IP address literals in SIP text, read and written by hand: RFC 3261 §25.1 `IPv4address`,
-//! `IPv6address` and `IPv6reference`, written in the RFC 5952 text form.
+//! `IPv6address` and `IPv6reference`, written in the RFC 5952 text form. IPv6 is feature
+//! `ipv6` (default): without it the stack is IPv4-only.
 //!
 //! They accept and produce exactly what `core::net`'s `FromStr` and `Display` do (the tests
 //! check both against it), without `core::fmt` and its parser: on a microcontroller those
@@ -83,6 +84,7 @@ impl Cursor<'_> {
         })
     }
 
+    #[cfg(feature = "ipv6")]
     /// Groups of 1 to 4 hex digits separated by colons into `groups`, the last two possibly
     /// as a dotted IPv4 address: how many were read, and whether an IPv4 address ended them.
     fn groups(&mut self, groups: &mut [u16]) -> (usize, bool) {
@@ -106,6 +108,7 @@ impl Cursor<'_> {
         (limit, false)
     }
 
+    #[cfg(feature = "ipv6")]
     /// RFC 4291 §2.2: eight groups, or fewer around one `::`.
     fn ipv6(&mut self) -> Option<Ipv6Addr> {
         self.atomically(|c| {
@@ -143,11 +146,26 @@ pub(crate) fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     c.all(r)
 }
 
+#[cfg(feature = "ipv6")]
 /// An IPv6 address (RFC 3261 §25.1 `IPv6address`, RFC 4291 §2.2), without brackets.
 pub(crate) fn parse_ipv6(s: &[u8]) -> Option<Ipv6Addr> {
     let mut c = Cursor { s, at: 0 };
     let r = c.ipv6();
     c.all(r)
+}
+
+/// Without feature `ipv6` no IPv6 address is read: an `IPv6reference` in a URI, or an
+/// IPv6 `received`, is malformed.
+#[cfg(not(feature = "ipv6"))]
+pub(crate) fn parse_ipv6(_: &[u8]) -> Option<Ipv6Addr> {
+    None
+}
+
+/// Without feature `ipv6` no IPv6 address is written: building a message that would name
+/// one fails.
+#[cfg(not(feature = "ipv6"))]
+pub(crate) fn write_ipv6(_: &mut Writer<'_>, _: Ipv6Addr) -> Result<(), WriteError> {
+    Err(WriteError)
 }
 
 /// An IPv4 or IPv6 address, without brackets.
@@ -168,6 +186,7 @@ pub(crate) fn write_ipv4(w: &mut Writer<'_>, a: Ipv4Addr) -> Result<(), WriteErr
     Ok(())
 }
 
+#[cfg(feature = "ipv6")]
 /// Writes groups as lowercase hex without leading zeros, separated by colons.
 fn write_groups(w: &mut Writer<'_>, groups: &[u16]) -> Result<(), WriteError> {
     for (i, &g) in groups.iter().enumerate() {
@@ -190,6 +209,7 @@ fn write_groups(w: &mut Writer<'_>, groups: &[u16]) -> Result<(), WriteError> {
     Ok(())
 }
 
+#[cfg(feature = "ipv6")]
 /// Writes an IPv6 address without brackets, in the RFC 5952 §4 form: lowercase hex, no
 /// leading zeros, the first longest run of two or more zero groups as `::`; an IPv4-mapped
 /// address as `::ffff:` and dotted decimal (§5).
@@ -235,7 +255,8 @@ pub(crate) fn write_host_ip(w: &mut Writer<'_>, ip: IpAddr) -> Result<(), WriteE
     }
 }
 
-#[cfg(test)]
+// The tests check IPv4 and IPv6 against `core::net`: they need feature `ipv6`.
+#[cfg(all(test, feature = "ipv6"))]
 mod tests {
     extern crate std;
     use super::*;

@@ -198,6 +198,10 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
 /// [`ascii`].
 #[inline]
 pub(crate) fn token_str(t: &[u8]) -> Option<&str> {
+    // The constants are for speed only: `small-code` (firmware) checks every token.
+    if cfg!(feature = "small-code") {
+        return ascii(t);
+    }
     Some(match *t {
         [b'S', b'I', b'P'] => "SIP",
         [b'2', b'.', b'0'] => "2.0",

@@ -263,7 +263,13 @@ impl Parser {
             let line = buf.get(pos..).unwrap_or_default();
             // The name: a token (§7.3, §25.1 `field-name`), then HCOLON = *( SP / HTAB ) ":"
             // SWS (§25.1).
-            let (name_len, name) = match known_name(line) {
+            // `known_name` is for speed (the same answer): `small-code` leaves it out.
+            let known = if cfg!(feature = "small-code") {
+                None
+            } else {
+                known_name(line)
+            };
+            let (name_len, name) = match known {
                 Some(known) => known,
                 None => {
                     let n = token_len(line);
@@ -400,6 +406,9 @@ fn known_name(line: &[u8]) -> Option<(usize, HeaderName)> {
 /// after, is recognised without a loop (every `LWS` byte is at most 0x20).
 #[inline(always)]
 fn trim_value(v: &[u8]) -> &[u8] {
+    if cfg!(feature = "small-code") {
+        return lex::trim(v);
+    }
     match v {
         [b' ', first, .., last, b'\r', b'\n'] if *first > b' ' && *last > b' ' => {
             v.get(1..v.len() - 2).unwrap_or_default()

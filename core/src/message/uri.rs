@@ -31,7 +31,8 @@ pub enum Scheme {
     Sip,
     /// `sips:` (RFC 3261 §19.1).
     Sips,
-    /// `tel:` (RFC 3966).
+    /// `tel:` (RFC 3966). Without feature `tel` its text is checked and compared as any
+    /// other `absoluteURI`'s.
     Tel,
     /// Any other scheme (`absoluteURI` of RFC 3261 §25.1), kept opaque.
     Other,
@@ -412,7 +413,8 @@ fn parse_params(s: &[u8], mut i: usize) -> Result<usize, UriError> {
 /// literal one, §25.1). Most URIs a proxy reads (Route, Record-Route) have none, which a
 /// word-at-a-time search tells quickly; then the host starts right after the scheme.
 fn parse_sip(s: &[u8], start: usize) -> Result<Parts, UriError> {
-    if find_byte(s, start, b'@').is_none() {
+    // The shortcut is for speed (the same answer): `small-code` leaves it out.
+    if !cfg!(feature = "small-code") && find_byte(s, start, b'@').is_none() {
         let (host, e) = parse_host(s, start)?;
         return parse_after_host(s, e, None, None, host);
     }
@@ -534,6 +536,7 @@ fn parse_after_host(
     })
 }
 
+#[cfg(feature = "tel")]
 /// `tel:` (RFC 3966 §3), checked loosely: a number of digits, hex digits, `*`, `#` and visual
 /// separators (`+` only first), then `;name[=value]` parameters of `paramchar`s.
 fn parse_tel(s: &[u8], start: usize) -> Result<Parts, UriError> {
@@ -654,8 +657,12 @@ impl<'b> Uri<'b> {
         if s.len() > usize::from(u16::MAX) {
             return Err(UriError::TooLong);
         }
-        if let Some(u) = Uri::parse_common(s) {
-            return Ok(u);
+        // The one-pass shortcut for the common shape is for speed; it gives the same answer
+        // as the general parser, so `small-code` (firmware) leaves it out.
+        if !cfg!(feature = "small-code") {
+            if let Some(u) = Uri::parse_common(s) {
+                return Ok(u);
+            }
         }
         Uri::parse_general(s)
     }
@@ -830,8 +837,13 @@ impl<'b> Uri<'b> {
         }
         let parts = match scheme {
             Scheme::Sip | Scheme::Sips => parse_sip(s, body)?,
+            #[cfg(feature = "tel")]
             Scheme::Tel => parse_tel(s, body)?,
+            #[cfg(feature = "tel")]
             Scheme::Other => parse_other(s, body)?,
+            // Without feature `tel` a `tel` URI is an opaque `absoluteURI` like any other.
+            #[cfg(not(feature = "tel"))]
+            Scheme::Tel | Scheme::Other => parse_other(s, body)?,
         };
         // Every byte accepted above is ASCII, so this cannot fail; it is still checked.
         let raw = core::str::from_utf8(s).map_err(|_| UriError::IllegalChar)?;
@@ -1006,7 +1018,14 @@ impl<'b> Uri<'b> {
         match (self.scheme, other.scheme) {
             // RFC 3261 §19.1.4: a SIP and a SIPS URI are never equivalent.
             (Scheme::Sip, Scheme::Sip) | (Scheme::Sips, Scheme::Sips) => self.sip_equivalent(other),
+            #[cfg(feature = "tel")]
             (Scheme::Tel, Scheme::Tel) => self.tel_equivalent(other),
+            #[cfg(not(feature = "tel"))]
+            (Scheme::Tel, Scheme::Tel) | (Scheme::Other, Scheme::Other) => {
+                self.scheme_str().eq_ignore_ascii_case(other.scheme_str())
+                    && norm_eq(self.opaque(), other.opaque(), false)
+            }
+            #[cfg(feature = "tel")]
             (Scheme::Other, Scheme::Other) => {
                 self.scheme_str().eq_ignore_ascii_case(other.scheme_str())
                     && norm_eq(self.opaque(), other.opaque(), false)
@@ -1075,6 +1094,7 @@ impl<'b> Uri<'b> {
         true
     }
 
+    #[cfg(feature = "tel")]
     /// RFC 3966 §4: numbers compare without visual separators, case-insensitively; all
     /// parameters must appear in both, in any order, with equal values.
     fn tel_equivalent(&self, other: &Uri<'_>) -> bool {
@@ -1348,6 +1368,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn comparison_rules() {
         // SIP vs SIPS.
         assert!(!eqv("sip:a@b.com", "sips:a@b.com"));
@@ -1522,6 +1543,7 @@ mod tests {
     // ---- other schemes -------------------------------------------------------------------
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn ipv6_host() {
         let u = p("sip:[2001:db8::10]:5070;transport=tcp");
         let addr: Ipv6Addr = "2001:db8::10".parse().unwrap();
@@ -1536,6 +1558,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "tel")]
     fn tel_uris() {
         let u = p("tel:+1-201-555-0123");
         assert_eq!(u.scheme(), Scheme::Tel);
@@ -1979,6 +2002,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg(feature = "ipv6")] // IPv6 literals
         fn round_trip(parts in parts_s()) {
             let text = parts.format();
             let u = Uri::parse(text.as_bytes())
@@ -2011,6 +2035,7 @@ mod tests {
         }
 
         #[test]
+        #[cfg(feature = "ipv6")] // IPv6 literals
         fn equivalent_variants(parts in parts_s(), upper in any::<bool>()) {
             // Reordering parameters (with distinct names) and headers, upper-casing a host
             // name and escaping unreserved user characters keeps the URI equivalent.

@@ -893,6 +893,7 @@ fn response_parts_and_extra_headers() {
 }
 
 #[test]
+#[cfg(feature = "ipv6")] // IPv6 literals
 fn canonical_forms() {
     let cases = [
         ("sip:alice@example.com", Some("sip:alice@example.com")),
@@ -928,6 +929,7 @@ fn canonical_forms() {
 }
 
 #[test]
+#[cfg(feature = "ipv6")] // IPv6 literals
 fn domains() {
     fn h(s: &str) -> crate::message::Host<'_> {
         Uri::parse(s.as_bytes()).unwrap().host().unwrap()

@@ -14,6 +14,7 @@ use crate::message::Host;
 pub(crate) enum KeyKind {
     Client = 1,
     Server = 2,
+    #[cfg(feature = "rfc2543")]
     Server2543 = 3,
 }
 

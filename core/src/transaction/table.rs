@@ -235,6 +235,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The entry, if the handle is current.
+    #[cfg_attr(feature = "small-code", inline(never))]
     pub fn get(&self, id: SlotId) -> Option<&T> {
         let s = self.slots.get(id.index as usize)?;
         if s.gen == id.gen {
@@ -245,6 +246,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The entry, mutably, if the handle is current.
+    #[cfg_attr(feature = "small-code", inline(never))]
     pub fn get_mut(&mut self, id: SlotId) -> Option<&mut T> {
         let s = self.slots.get_mut(id.index as usize)?;
         if s.gen == id.gen {

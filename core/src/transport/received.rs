@@ -202,7 +202,9 @@ mod tests {
     extern crate std;
 
     use super::*;
-    use core::net::{Ipv4Addr, Ipv6Addr};
+    use core::net::Ipv4Addr;
+    #[cfg(feature = "ipv6")]
+    use core::net::Ipv6Addr;
     use std::string::String;
 
     fn v4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
@@ -289,6 +291,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn ipv6_written_without_brackets() {
         let src = SocketAddr::new(
             IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),

@@ -187,11 +187,13 @@ mod tests {
         s.parse().expect("test address")
     }
 
+    #[cfg(feature = "ipv6")]
     fn target(via: &'static str, source: &str, transport: Transport) -> ResponseTarget<'static> {
         let via = Via::parse(via.as_bytes()).expect("test Via parses");
         response_target(&via, sa(source), transport)
     }
 
+    #[cfg(feature = "ipv6")]
     fn from_via(via: &'static str) -> ResponseTarget<'static> {
         let via = Via::parse(via.as_bytes()).expect("test Via parses");
         let t = Transport::from_token(via.transport).expect("known transport");
@@ -199,6 +201,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn response_target_table() {
         use ResponseTarget::*;
         use Transport::*;
@@ -375,6 +378,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn scope_id_kept() {
         let via = Via::parse(b"SIP/2.0/UDP [fe80::1]:5060;rport").expect("parses");
         let src = SocketAddr::V6(core::net::SocketAddrV6::new(
@@ -391,6 +395,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn from_via_table() {
         use ResponseTarget::*;
         use Transport::*;

@@ -237,7 +237,11 @@ pub struct Call<
     /// Branch of the ACK for the 2xx, so retransmitted ACKs are identical (§13.2.2.4).
     pub(crate) ack_branch: crate::rand::Branch,
     pub(crate) end_reason: Option<EndReason>,
-    /// 3xx responses followed so far (§8.1.3.4).
+    /// 3xx responses followed so far (§8.1.3.4; feature `follow-redirects`).
+    #[cfg_attr(
+        not(any(feature = "follow-redirects", feature = "dns")),
+        allow(dead_code)
+    )]
     pub(crate) redirects: u8,
     /// The Request-URI of our first INVITE.
     pub(crate) target: crate::dialog::Span,
@@ -313,6 +317,7 @@ impl<const SDP: usize, const TEXT: usize, const ID: usize> Call<SDP, TEXT, ID> {
 
     /// Forgets the forks seen (a new INVITE after a redirect, §8.1.3.4); the identity
     /// text stays.
+    #[cfg(any(test, feature = "follow-redirects"))]
     pub(crate) fn clear_forks(&mut self) {
         if self.fork_count > 0 {
             self.ids.truncate(self.forks_at);

@@ -14,6 +14,7 @@ use crate::message::{Header, HeaderName, Message, Parser, Status};
 use crate::time::Instant;
 
 /// How many 3xx in a row a call follows before giving up.
+#[cfg(feature = "follow-redirects")]
 const MAX_REDIRECTS: u8 = 3;
 
 impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
@@ -365,6 +366,9 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
                     }
                 }
             }
+            // Without feature `follow-redirects` a 3xx ends the call like any other final
+            // response (§8.1.3.4 lets a UAC follow, it does not make it): Rejected(code).
+            #[cfg(feature = "follow-redirects")]
             300..=302
                 if self.calls[i].redirects < MAX_REDIRECTS && !self.calls[i].cancel_requested =>
             {

@@ -113,6 +113,7 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
 
     /// §8.1.3.4: a 3xx to our INVITE names new targets: send the INVITE again to the best
     /// one (same Call-ID, From and To, a higher CSeq, a new transaction).
+    #[cfg(feature = "follow-redirects")]
     pub(super) fn follow_redirect(
         &mut self,
         now: Instant,

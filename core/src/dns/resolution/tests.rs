@@ -168,6 +168,7 @@ fn example_zone() -> Zone {
 }
 
 #[test]
+#[cfg(feature = "ipv6")] // IPv6 literals
 fn numeric_hosts_need_no_dns() {
     let zone = Zone::default();
     for (uri, supported, want) in [

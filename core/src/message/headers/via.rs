@@ -202,6 +202,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "ipv6")] // IPv6 literals
     fn params() {
         let v = Via::parse(
             b"SIP/2.0/TCP [2001:db8::9:1]:5070;branch=z9hG4bKa;received=192.0.2.1;rport;ttl=16;maddr=224.2.0.1",
