@@ -1,29 +1,20 @@
 //! RFC 3263 against a real DNS server: a hickory-server on 127.0.0.1 (a free UDP port) with
 //! an in-memory zone, and the resolver pointed at it.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::str::FromStr;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
-use hickory_server::authority::{Catalog, ZoneType};
-use hickory_server::proto::rr::rdata::{A, NAPTR, SOA, SRV};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::proto::rr::rdata::{A, NAPTR, SRV};
+use hickory_server::proto::rr::{RData, Record};
 use hickory_server::store::in_memory::InMemoryAuthority;
-use hickory_server::ServerFuture;
+
+mod zone;
 use sipwire_core::dns::{DnsQuery, Families, QueryKind, Resolution, Target, TargetUri, Transports};
 use sipwire_core::message::Uri;
 use sipwire_core::rand::Rng;
 use sipwire_core::transport::Transport;
 use sipwire_tokio::dns::{Dns, RecordSet, SrvRecordBuf};
-
-fn name(s: &str) -> Name {
-    Name::from_str(s).unwrap()
-}
-
-fn record(owner: &str, rdata: RData) -> Record {
-    Record::from_rdata(name(owner), 60, rdata)
-}
+use zone::{name, record};
 
 fn a(owner: &str, last: u8) -> Record {
     record(owner, RData::A(A(Ipv4Addr::new(127, 0, 0, last))))
@@ -56,20 +47,8 @@ fn naptr(owner: &str, order: u16, pref: u16, services: &str, replacement: &str) 
 /// - `srvonly.test`: SRV for UDP only, no NAPTR;
 /// - `aonly.test`: just an A record;
 /// - `empty.test`: a name with a record of another type only (no NAPTR/SRV/A).
-fn zone() -> InMemoryAuthority {
-    let origin = name("test.");
-    let mut auth = InMemoryAuthority::empty(origin.clone(), ZoneType::Primary, false);
-    let soa = SOA::new(
-        name("ns.test."),
-        name("admin.test."),
-        1,
-        3600,
-        600,
-        86400,
-        60,
-    );
+fn test_zone() -> InMemoryAuthority {
     let records = [
-        record("test.", RData::SOA(soa)),
         naptr(
             "example.test.",
             10,
@@ -104,27 +83,13 @@ fn zone() -> InMemoryAuthority {
             RData::SRV(SRV::new(0, 0, 1, name("x.test."))),
         ),
     ];
-    for r in records {
-        auth.upsert_mut(r, 1);
-    }
-    auth
+    zone::with(zone::zone("test."), records)
 }
 
 /// Starts the server on a free UDP port of 127.0.0.1 and a resolver pointed at it.
-async fn start() -> (Dns, tokio::task::JoinHandle<()>) {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr: SocketAddr = socket.local_addr().unwrap();
-    let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::from(name("test.")), vec![Arc::new(zone())]);
-    let mut server = ServerFuture::new(catalog);
-    server.register_socket(socket);
-    let task = tokio::spawn(async move {
-        let _ = server.block_until_done().await;
-    });
-    (
-        Dns::with_name_servers(&[addr], Duration::from_secs(2)),
-        task,
-    )
+async fn start() -> Dns {
+    let addr = zone::spawn("test.", test_zone()).await;
+    Dns::with_name_servers(&[addr], Duration::from_secs(2))
 }
 
 fn target(addr: &str, transport: Transport) -> Target {
@@ -143,7 +108,7 @@ async fn bounded<F: std::future::Future>(f: F) -> F::Output {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn naptr_srv_a_in_priority_order() {
-    let (dns, server) = start().await;
+    let dns = start().await;
     bounded(async {
         let mut rng = Rng::new(1);
         // UDP only: NAPTR keeps SIP+D2U, SRV gives a (10) before b (20).
@@ -194,12 +159,11 @@ async fn naptr_srv_a_in_priority_order() {
         assert_eq!(got, [target("127.0.0.2:5061", Transport::Tls)]);
     })
     .await;
-    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn srv_only_and_a_only_fallbacks() {
-    let (dns, server) = start().await;
+    let dns = start().await;
     bounded(async {
         let mut rng = Rng::new(2);
         // No NAPTR: SRV for each supported transport (_sip._udp found, _sip._tcp not).
@@ -237,12 +201,11 @@ async fn srv_only_and_a_only_fallbacks() {
         assert_eq!(got, [target("127.0.0.9:5999", Transport::Udp)]);
     })
     .await;
-    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn names_without_records() {
-    let (dns, server) = start().await;
+    let dns = start().await;
     bounded(async {
         let mut rng = Rng::new(3);
         for uri in ["sip:bob@nowhere.test", "sip:bob@empty.test"] {
@@ -282,7 +245,6 @@ async fn names_without_records() {
         );
     })
     .await;
-    server.abort();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -312,20 +274,6 @@ async fn a_dead_server_is_a_failed_lookup() {
     .await;
 }
 
-/// Serves `auth` (the zone `origin`) on a free UDP port of 127.0.0.1.
-async fn serve_zone(origin: &str, auth: InMemoryAuthority) -> SocketAddr {
-    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = socket.local_addr().unwrap();
-    let mut catalog = Catalog::new();
-    catalog.upsert(LowerName::from(name(origin)), vec![Arc::new(auth)]);
-    let mut server = ServerFuture::new(catalog);
-    server.register_socket(socket);
-    tokio::spawn(async move {
-        let _ = server.block_until_done().await;
-    });
-    addr
-}
-
 /// RFC 3263 §4.3 end to end: `sip:bob@call.test` has no NAPTR, and two `_sip._udp` SRV
 /// targets; the first (priority 10) never answers, so after Timer B the INVITE goes to the
 /// second (priority 20), where Bob answers.
@@ -337,39 +285,29 @@ async fn a_call_fails_over_to_the_second_srv_target_when_the_first_is_silent() {
         .await
         .unwrap();
     let silent = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let mut auth = InMemoryAuthority::empty(name("call.test."), ZoneType::Primary, false);
-    let soa = SOA::new(
-        name("ns.call.test."),
-        name("admin.call.test."),
-        1,
-        3600,
-        600,
-        86400,
-        60,
-    );
     let silent_port = silent.local_addr().unwrap().port();
-    for r in [
-        record("call.test.", RData::SOA(soa)),
-        srv(
-            "_sip._udp.call.test.",
-            10,
-            0,
-            silent_port,
-            "first.call.test.",
-        ),
-        srv(
-            "_sip._udp.call.test.",
-            20,
-            0,
-            bob.local_addr().port(),
-            "second.call.test.",
-        ),
-        a("first.call.test.", 1),
-        a("second.call.test.", 1),
-    ] {
-        auth.upsert_mut(r, 1);
-    }
-    let server = serve_zone("call.test.", auth).await;
+    let auth = zone::with(
+        zone::zone("call.test."),
+        [
+            srv(
+                "_sip._udp.call.test.",
+                10,
+                0,
+                silent_port,
+                "first.call.test.",
+            ),
+            srv(
+                "_sip._udp.call.test.",
+                20,
+                0,
+                bob.local_addr().port(),
+                "second.call.test.",
+            ),
+            a("first.call.test.", 1),
+            a("second.call.test.", 1),
+        ],
+    );
+    let server = zone::spawn("call.test.", auth).await;
 
     let mut config = Config::new("alice", "example.test");
     config.dns_servers = vec![server];

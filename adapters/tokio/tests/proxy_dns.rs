@@ -5,59 +5,39 @@
 //! (§4.3) to the second, whose 200 comes back.
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::str::FromStr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hickory_server::authority::{Catalog, ZoneType};
-use hickory_server::proto::rr::rdata::{A, SOA, SRV};
-use hickory_server::proto::rr::{LowerName, Name, RData, Record};
+use hickory_server::proto::rr::rdata::{A, SRV};
+use hickory_server::proto::rr::RData;
 use hickory_server::store::in_memory::InMemoryAuthority;
-use hickory_server::ServerFuture;
 use sipwire_core::transaction::TimerConfig;
 use sipwire_mio::ServerConfig;
 
-fn name(s: &str) -> Name {
-    Name::from_str(s).unwrap()
-}
-
-fn record(owner: &str, rdata: RData) -> Record {
-    Record::from_rdata(name(owner), 60, rdata)
-}
+mod zone;
+use zone::{name, record};
 
 /// `test.`: `_sip._udp.biloxi.test` → sip1 (priority 10, port `first`), sip2 (priority 20,
 /// port `second`), both on 127.0.0.1.
-fn zone(first: u16, second: u16) -> InMemoryAuthority {
-    let mut auth = InMemoryAuthority::empty(name("test."), ZoneType::Primary, false);
-    let soa = SOA::new(
-        name("ns.test."),
-        name("admin.test."),
-        1,
-        3600,
-        600,
-        86400,
-        60,
-    );
+fn biloxi(first: u16, second: u16) -> InMemoryAuthority {
     let localhost = RData::A(A(Ipv4Addr::LOCALHOST));
-    for r in [
-        record("test.", RData::SOA(soa)),
-        record(
-            "_sip._udp.biloxi.test.",
-            RData::SRV(SRV::new(20, 0, second, name("sip2.biloxi.test."))),
-        ),
-        record(
-            "_sip._udp.biloxi.test.",
-            RData::SRV(SRV::new(10, 0, first, name("sip1.biloxi.test."))),
-        ),
-        record("sip1.biloxi.test.", localhost.clone()),
-        record("sip2.biloxi.test.", localhost),
-    ] {
-        auth.upsert_mut(r, 1);
-    }
-    auth
+    zone::with(
+        zone::zone("test."),
+        [
+            record(
+                "_sip._udp.biloxi.test.",
+                RData::SRV(SRV::new(20, 0, second, name("sip2.biloxi.test."))),
+            ),
+            record(
+                "_sip._udp.biloxi.test.",
+                RData::SRV(SRV::new(10, 0, first, name("sip1.biloxi.test."))),
+            ),
+            record("sip1.biloxi.test.", localhost.clone()),
+            record("sip2.biloxi.test.", localhost),
+        ],
+    )
 }
 
-/// A DNS server for [`zone`] on a free port of 127.0.0.1, on its own thread and runtime.
+/// A DNS server for [`biloxi`] on a free port of 127.0.0.1, on its own thread and runtime.
 fn start_dns(first: u16, second: u16) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -68,14 +48,7 @@ fn start_dns(first: u16, second: u16) -> SocketAddr {
         rt.block_on(async move {
             let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
             tx.send(socket.local_addr().unwrap()).unwrap();
-            let mut catalog = Catalog::new();
-            catalog.upsert(
-                LowerName::from(name("test.")),
-                vec![Arc::new(zone(first, second))],
-            );
-            let mut server = ServerFuture::new(catalog);
-            server.register_socket(socket);
-            let _ = server.block_until_done().await;
+            zone::serve(socket, "test.", biloxi(first, second)).await;
         });
     });
     rx.recv().unwrap()
