@@ -2,9 +2,8 @@
 //! it answers. The answer's status arrives as [`UaEvent::OptionsAnswered`].
 
 use super::outbound::{outside_dialog, FromUs};
-use super::{concat_into, UaError, UaEvent, UserAgent};
+use super::{UaError, UaEvent, UserAgent};
 use crate::endpoint::TransactionId;
-use crate::rand::Token;
 use crate::time::Instant;
 
 /// How many OPTIONS requests may be outstanding at once.
@@ -25,19 +24,8 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
             .position(Option::is_none)
             .ok_or(UaError::TooManyCalls)?;
         let dest = self.dest_for_uri(target)?;
-        let rng = self.ep.rng();
-        let (id_token, tag) = (Token::new(rng), Token::new(rng));
         let mut buf = [0u8; 128];
-        let call_id = concat_into(
-            &mut buf,
-            &[
-                id_token.as_str().as_bytes(),
-                b"@",
-                self.config.domain.as_bytes(),
-            ],
-        )
-        .and_then(|b| core::str::from_utf8(b).ok())
-        .ok_or(UaError::BadInput)?;
+        let (call_id, tag) = self.new_call_id(&mut buf)?;
         let route = [self.names.str(self.proxy_route)];
         let accept = [("Accept", &b"application/sdp"[..])];
         let names = (self.aor, self.contact);

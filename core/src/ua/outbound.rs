@@ -48,6 +48,27 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
         result.map(|()| self.id_of(i))
     }
 
+    /// A new Call-ID, `token@domain` (§8.1.1.4: unique over space and time), written in
+    /// `buf`, and a new From tag (§8.1.1.3).
+    pub(super) fn new_call_id<'b>(
+        &mut self,
+        buf: &'b mut [u8],
+    ) -> Result<(&'b str, Token), UaError> {
+        let rng = self.ep.rng();
+        let (id_token, tag) = (Token::new(rng), Token::new(rng));
+        let call_id = concat_into(
+            buf,
+            &[
+                id_token.as_str().as_bytes(),
+                b"@",
+                self.config.domain.as_bytes(),
+            ],
+        )
+        .and_then(|b| core::str::from_utf8(b).ok())
+        .ok_or(UaError::BadInput)?;
+        Ok((call_id, tag))
+    }
+
     /// Call-ID, tag, target and offer of a new outgoing call.
     fn prepare_invite(
         &mut self,
@@ -55,21 +76,13 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
         target: &str,
         offer: Option<&[u8]>,
     ) -> Result<(), UaError> {
-        let rng = self.ep.rng();
-        let id_token = Token::new(rng);
-        let tag = Token::new(rng);
         let mut buf = [0u8; 128];
-        let call_id = concat_into(
-            &mut buf,
-            &[
-                id_token.as_str().as_bytes(),
-                b"@",
-                self.config.domain.as_bytes(),
-            ],
-        )
-        .ok_or(UaError::BadInput)?;
+        let (call_id, tag) = self.new_call_id(&mut buf)?;
         let c = &mut self.calls[i];
-        c.call_id = c.ids.push(call_id).map_err(|_| UaError::BadInput)?;
+        c.call_id = c
+            .ids
+            .push(call_id.as_bytes())
+            .map_err(|_| UaError::BadInput)?;
         c.local_tag = c
             .ids
             .push(tag.as_str().as_bytes())
