@@ -65,14 +65,26 @@ impl<'b> Via<'b> {
     fn parse_at(c: &mut Cursor<'b>) -> Option<Via<'b>> {
         let value = c.buf();
         c.skip_lws();
-        let protocol = c.token()?;
-        if !c.eat_sep(b'/') {
-            return None;
-        }
-        let version = c.token()?;
-        if !c.eat_sep(b'/') {
-            return None;
-        }
+        // Nearly every Via starts `SIP/2.0/`: the same tokens the general path reads, taken
+        // at once.
+        let at = c.pos();
+        let (protocol, version) = match value.get(at..at + 8) {
+            Some(b"SIP/2.0/") if !cfg!(feature = "small-code") => {
+                c.advance(8);
+                ("SIP", "2.0")
+            }
+            _ => {
+                let protocol = c.token()?;
+                if !c.eat_sep(b'/') {
+                    return None;
+                }
+                let version = c.token()?;
+                if !c.eat_sep(b'/') {
+                    return None;
+                }
+                (protocol, version)
+            }
+        };
         let transport = c.token()?;
         // LWS between sent-protocol and sent-by is mandatory.
         let before = c.pos();
@@ -191,6 +203,25 @@ impl<'b> Via<'b> {
 mod tests {
     use super::*;
     use core::net::Ipv4Addr;
+
+    #[test]
+    fn the_sip_2_0_shortcut_reads_what_the_general_path_reads() {
+        for (value, protocol) in [
+            (&b"SIP/2.0/UDP a.example.com;branch=z9hG4bK1"[..], "SIP"),
+            (b"SIP / 2.0 / UDP a.example.com;branch=z9hG4bK1", "SIP"),
+            (b"sip/2.0/UDP a.example.com;branch=z9hG4bK1", "sip"),
+        ] {
+            let v = Via::parse(value).unwrap();
+            assert_eq!(
+                (v.protocol, v.version, v.transport),
+                (protocol, "2.0", "UDP")
+            );
+            assert_eq!(v.branch(), Some("z9hG4bK1"));
+        }
+        // The shortcut still wants the transport and the LWS before sent-by.
+        assert!(Via::parse(b"SIP/2.0/").is_none());
+        assert!(Via::parse(b"SIP/2.0/UDPa.example.com").is_none());
+    }
 
     #[test]
     fn tortuous_via() {
