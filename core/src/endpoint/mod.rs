@@ -790,32 +790,13 @@ impl<'s> Endpoint<'s> {
             .parse(req_bytes, &mut rh)
             .ok()?
             .complete()?;
-        let via = req.header(crate::message::HeaderName::Via)?;
-        let top_via = crate::message::lex::CommaValues::new(via.value).next()?;
         let branch = req.top_via().ok()??.branch()?;
-        let mut w = Writer::new(out);
-        w.request_line("CANCEL", req.request_uri()?.raw()).ok()?;
-        w.header("Via", top_via).ok()?;
-        w.header("Max-Forwards", b"70").ok()?;
-        for r in req.headers_named(crate::message::HeaderName::Route) {
-            w.header("Route", r.value).ok()?;
-        }
-        for name in [
-            crate::message::HeaderName::To,
-            crate::message::HeaderName::From,
-            crate::message::HeaderName::CallId,
-        ] {
-            let h = req.header(name)?;
-            w.header(h.name.as_str(), h.value).ok()?;
-        }
-        w.put(b"CSeq: ").ok()?;
-        w.put_u32(req.cseq().ok()?.seq).ok()?;
-        w.put(b" CANCEL\r\n").ok()?;
-        w.body(b"").ok()?;
+        let to = req.header(crate::message::HeaderName::To)?.value;
+        let len = output::write_ack_or_cancel(out, &req, "CANCEL", to)?;
         let mut key = KeyHasher::new(self.secret.0, self.secret.1, KeyKind::Client);
         key.field(branch.as_bytes());
         key.field(b"CANCEL");
-        Some((w.len(), key.finish()))
+        Some((len, key.finish()))
     }
 
     /// Writes a response to the stored request into the slot's response region.
