@@ -328,7 +328,7 @@ impl<const SDP: usize, const TEXT: usize, const ID: usize> Call<SDP, TEXT, ID> {
     /// The next time this call wants the clock.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let ok = self.ok_retransmit.map(|r| r.next.min(r.give_up));
-        [ok, self.glare_retry].into_iter().flatten().min()
+        crate::time::earlier(ok, self.glare_retry)
     }
 }
 

@@ -554,10 +554,17 @@ impl Registration {
             (self.retry_at.filter(|_| idle), RegistrationAction::Retry),
             (self.binding.map(|b| b.until), RegistrationAction::Expired),
         ];
-        let (_, action) = timers
-            .into_iter()
-            .filter_map(|(at, action)| Some((at.filter(|&at| at <= now)?, action)))
-            .min_by_key(|&(at, _)| at)?;
+        // The earliest due timer; of several due at once, the first listed.
+        let mut due: Option<(Instant, RegistrationAction)> = None;
+        for (at, action) in timers {
+            match at {
+                Some(at) if at <= now && due.is_none_or(|(d, _)| at < d) => {
+                    due = Some((at, action));
+                }
+                _ => {}
+            }
+        }
+        let (_, action) = due?;
         match action {
             RegistrationAction::Refresh => self.refresh_at = None,
             RegistrationAction::Retry => self.retry_at = None,
@@ -573,14 +580,11 @@ impl Registration {
     /// (unless a REGISTER is outstanding), or the binding's expiry.
     pub fn next_deadline(&self) -> Option<Instant> {
         let idle = self.pending.is_none();
-        [
+        crate::time::earliest([
             self.refresh_at.filter(|_| idle),
             self.retry_at.filter(|_| idle),
             self.binding.map(|b| b.until),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     /// The current state.
