@@ -68,11 +68,11 @@ impl Rejection {
         match self.code {
             405 => {
                 extra_name = "Allow";
-                join(&mut w, policy.methods.iter().copied())?;
+                join(&mut w, &mut policy.methods.iter().copied())?;
             }
             415 => {
                 extra_name = "Accept";
-                join(&mut w, policy.accept.iter().copied())?;
+                join(&mut w, &mut policy.accept.iter().copied())?;
             }
             420 => {
                 extra_name = "Unsupported";
@@ -80,12 +80,12 @@ impl Rejection {
                     Some(HeaderName::ProxyRequire) => HeaderName::ProxyRequire,
                     _ => HeaderName::Require,
                 };
-                let unknown = request
+                let mut unknown = request
                     .iter()
                     .filter(|h| h.name == name)
                     .flat_map(|h| Tokens::new(h.value))
                     .filter(|t| !policy.supported.contains(t));
-                join(&mut w, unknown)?;
+                join(&mut w, &mut unknown)?;
             }
             _ => {}
         }
@@ -103,9 +103,11 @@ impl Rejection {
     }
 }
 
-fn join<'a>(
+/// Writes `items` separated by `", "` (a header's comma-separated list, §7.3.1). Takes a
+/// `dyn Iterator`: one copy in the program for every caller's iterator type.
+pub(crate) fn join(
     w: &mut Writer<'_>,
-    items: impl Iterator<Item = &'a str>,
+    items: &mut dyn Iterator<Item = &str>,
 ) -> Result<(), super::writer::WriteError> {
     for (i, item) in items.enumerate() {
         if i > 0 {
