@@ -912,7 +912,9 @@ impl<'s> Endpoint<'s> {
         Some(k)
     }
 
-    /// Records what a taken scratch region holds and where it goes.
+    /// Records what a taken scratch region holds and where it goes. (`small-code`: out of
+    /// line, one copy for its callers.)
+    #[cfg_attr(feature = "small-code", inline(never))]
     fn fill_scratch(
         &mut self,
         r: usize,

@@ -589,6 +589,7 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
         }
     }
 
+    #[cfg_attr(feature = "small-code", inline(never))]
     pub(super) fn dest_to(&self, remote: SocketAddr) -> Destination {
         Destination {
             transport: self.config.transport,
