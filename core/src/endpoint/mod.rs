@@ -674,14 +674,16 @@ impl<'s> Endpoint<'s> {
         if !waiting {
             return Ok(());
         }
-        let t = *self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let t = self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let (response, len) = (t.response, t.response_len);
+        let (transport, local, remote) = (t.transport, t.local, t.remote);
         let r = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let from = self.pool_bytes(t.response, t.response_len);
+        let from = self.pool_bytes(response, len);
         let to = self.region_range(Region::Scratch(r));
         if from.end <= self.arena.len() && to.start + from.len() <= self.arena.len() {
             crate::bytes::copy_within(&mut self.arena, from, to.start);
         }
-        self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
+        self.fill_scratch(r, len, transport, local, remote);
         for p in self.transmits.iter_mut() {
             if matches!(p, Pending::Transmit { id: i, part: Part::Response } if *i == id) {
                 *p = Pending::Scratch {
