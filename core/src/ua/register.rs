@@ -697,18 +697,12 @@ fn granted_expires(cfg: &RegistrationConfig<'_>, response: &Message<'_, '_>) -> 
 }
 
 /// Writes `n` in decimal into `out`, returning the digits.
-fn write_u32(mut n: u32, out: &mut [u8; 10]) -> &[u8] {
-    // A u32 has at most 10 digits, so `start` stays within `out`.
-    let mut start = out.len();
-    for slot in out.iter_mut().rev() {
-        *slot = b'0' + (n % 10) as u8;
-        n /= 10;
-        start -= 1;
-        if n == 0 {
-            break;
-        }
-    }
-    &out[start..]
+fn write_u32(n: u32, out: &mut [u8; 10]) -> &[u8] {
+    // The message writer's decimal digits (one copy in the program); a u32 has at most 10,
+    // so they always fit.
+    let mut w = crate::message::Writer::new(out);
+    let _ = w.put_u32(n);
+    w.finish()
 }
 
 /// Writes `<uri>;expires=N` into `out`; `None` if it does not fit.
