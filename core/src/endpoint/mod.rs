@@ -732,16 +732,23 @@ impl<'s> Endpoint<'s> {
         now: Instant,
         invite: TransactionId,
     ) -> Result<TransactionId, EndpointError> {
-        let t = *self
+        let t = self
             .table
             .get(invite.0)
             .ok_or(EndpointError::NoTransaction)?;
         if !matches!(t.machine, Machine::ClientInvite(_)) {
             return Err(EndpointError::InvalidState);
         }
+        // §9.1: the CANCEL goes where the INVITE went, over the same transport.
+        let dest = Destination {
+            transport: t.transport,
+            local: t.local,
+            remote: t.remote,
+        };
+        let (request, request_len) = (t.request, t.request_len);
         // Build the CANCEL into a scratch region, then move it into the new slot.
         let scratch = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let built = self.build_cancel(&t, scratch);
+        let built = self.build_cancel(request, request_len, scratch);
         let (len, key) = match built {
             Some(v) => v,
             None => {
@@ -749,21 +756,11 @@ impl<'s> Endpoint<'s> {
                 return Err(EndpointError::InvalidState);
             }
         };
-        let reliable = t.transport.is_reliable();
+        let reliable = dest.transport.is_reliable();
         let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
         let tx = Tx {
-            machine: Machine::ClientNonInvite(m),
-            request: NO_REGION,
-            response: NO_REGION,
-            reserved: 0,
             request_len: len,
-            response_len: 0,
-            deadline: None,
-            ending: false,
-            queued_transmits: 0,
-            reap: false,
-            tu_tag: 0,
-            ..t
+            ..Tx::client(Machine::ClientNonInvite(m), dest)
         };
         let id = match self.insert_client(key, tx) {
             Ok(id) => id,
@@ -782,8 +779,13 @@ impl<'s> Endpoint<'s> {
         Ok(TransactionId(id))
     }
 
-    fn build_cancel(&mut self, t: &Tx, scratch: usize) -> Option<(usize, TransactionKey)> {
-        let req_range = self.pool_bytes(t.request, t.request_len);
+    fn build_cancel(
+        &mut self,
+        request: u32,
+        request_len: usize,
+        scratch: usize,
+    ) -> Option<(usize, TransactionKey)> {
+        let req_range = self.pool_bytes(request, request_len);
         let out_range = self.region_range(Region::Scratch(scratch));
         let (others, out) = pool::split_out(&mut self.arena, out_range);
         let req_bytes = others.get(req_range);
