@@ -84,9 +84,16 @@ pub(crate) fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant>
     }
 }
 
-/// Earliest of several optional deadlines.
+/// Earliest of several optional deadlines. (`small-code`: the array is handed on as a
+/// slice to one out-of-line fold, one copy for every length.)
+#[inline]
 pub(crate) fn earliest<const N: usize>(deadlines: [Option<Instant>; N]) -> Option<Instant> {
-    deadlines.into_iter().fold(None, earlier)
+    earliest_of(&deadlines)
+}
+
+#[cfg_attr(feature = "small-code", inline(never))]
+fn earliest_of(deadlines: &[Option<Instant>]) -> Option<Instant> {
+    deadlines.iter().copied().fold(None, earlier)
 }
 
 #[cfg(test)]
