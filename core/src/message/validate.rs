@@ -193,8 +193,9 @@ pub fn response(msg: &Message<'_, '_>) -> Result<(), Rejection> {
 
 /// Checks shared by requests and responses.
 fn check_common(msg: &Message<'_, '_>) -> Result<(), Rejection> {
-    // §8.1.1: To, From, CSeq, Call-ID and Via are mandatory.
-    for name in [
+    // §8.1.1: To, From, CSeq, Call-ID and Via are mandatory. (Lists as static slices: a
+    // plain loop, not an array iterator, in the code.)
+    for &name in &[
         HeaderName::Via,
         HeaderName::From,
         HeaderName::To,
@@ -206,7 +207,7 @@ fn check_common(msg: &Message<'_, '_>) -> Result<(), Rejection> {
         }
     }
     // §7.3.1, RFC 4475 §3.3.8: a single-valued header given twice, or with a list.
-    for name in [
+    for &name in &[
         HeaderName::To,
         HeaderName::From,
         HeaderName::CallId,
