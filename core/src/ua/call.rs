@@ -140,8 +140,18 @@ impl<const N: usize> SdpStore<N> {
 
     /// Moves the live descriptions to the front, in order; where free space starts.
     fn compact(&mut self) -> usize {
+        // The three spans in address order: three compare-and-swaps (no sort routine).
+        // Equal starts are an empty span and another, and empty spans are skipped.
         let mut order = [0usize, 1, 2];
-        order.sort_unstable_by_key(|&i| self.spans[i].0);
+        let mut k = 0;
+        while k < 3 {
+            // Positions 0-1, 1-2, 0-1.
+            let j = k % 2;
+            if self.spans[order[j + 1]].0 < self.spans[order[j]].0 {
+                order.swap(j, j + 1);
+            }
+            k += 1;
+        }
         let mut end = 0;
         for i in order {
             let (start, len) = (self.spans[i].0 as usize, self.spans[i].1 as usize);
