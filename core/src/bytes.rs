@@ -4,6 +4,8 @@
 //! `compiler_builtins` is about 1.5 KB of flash; with the `small-code` feature the core moves
 //! bytes as a few non-overlapping `copy_from_slice` calls (`memcpy`, linked anyway) instead.
 //! The result is the same; only flash and speed differ.
+//!
+//! Also [`nth_phrase`]: tables of reason phrases kept as one string.
 
 use core::ops::Range;
 
@@ -47,6 +49,13 @@ fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
         }
         done += n;
     }
+}
+
+/// The `i`th of the `|`-separated phrases in `list`, `""` past the end: a table of reason
+/// phrases (§21) as one string and an index, smaller in flash than a `match` returning
+/// string constants (each arm a pointer and a length).
+pub(crate) fn nth_phrase(list: &'static str, i: usize) -> &'static str {
+    list.split('|').nth(i).unwrap_or("")
 }
 
 #[cfg(test)]

@@ -73,6 +73,29 @@ impl core::fmt::Display for Instant {
     }
 }
 
+/// The earlier of two optional deadlines (`None` if neither is set). Out of line with
+/// `small-code`: the timers of transactions, calls and the registration all fold with it.
+#[cfg_attr(feature = "small-code", inline(never))]
+pub(crate) fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
+/// Earliest of several optional deadlines. (`small-code`: the array is handed on as a
+/// slice to one out-of-line fold, one copy for every length.)
+#[inline]
+pub(crate) fn earliest<const N: usize>(deadlines: [Option<Instant>; N]) -> Option<Instant> {
+    earliest_of(&deadlines)
+}
+
+#[cfg_attr(feature = "small-code", inline(never))]
+fn earliest_of(deadlines: &[Option<Instant>]) -> Option<Instant> {
+    deadlines.iter().copied().fold(None, earlier)
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;

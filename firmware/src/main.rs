@@ -324,7 +324,7 @@ fn call_slots() -> &'static mut [PhoneCall; CALLS] {
 #[inline(never)]
 fn init(calls: &'static mut [PhoneCall; CALLS]) -> &'static mut Phone {
     // Each `singleton!` runs once, here, so none of these unwraps can fail.
-    let slots = cortex_m::singleton!(SLOTS: [Slot<Tx>; TRANSACTIONS] = Default::default()).unwrap();
+    let slots = cortex_m::singleton!(SLOTS: [Slot<Tx>; TRANSACTIONS] = core::array::from_fn(|_| Slot::default())).unwrap();
     let arena = cortex_m::singleton!(ARENA_BUF: [u8; ARENA] = [0; ARENA]).unwrap();
     let inbox = cortex_m::singleton!(INBOX: [u8; MAX_MESSAGE] = [0; MAX_MESSAGE]).unwrap();
 

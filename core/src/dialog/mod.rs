@@ -115,6 +115,15 @@ pub struct Dialog<const N: usize = DIALOG_TEXT> {
     secure: bool,
 }
 
+/// Which side of the dialog we are (§12.1.1, §12.1.2).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// We sent the request that created it.
+    Uac,
+    /// We answered it.
+    Uas,
+}
+
 impl<const N: usize> Dialog<N> {
     /// A UAC's dialog from the INVITE it sent and a 101–199 (with To tag) or 2xx response
     /// (§12.1.2): route set from Record-Route reversed, remote target from Contact.
@@ -124,41 +133,14 @@ impl<const N: usize> Dialog<N> {
         let remote_tag = to.tag().ok_or(DialogError::Malformed)?;
         let from = request.from().map_err(|_| DialogError::Malformed)?;
         let local_tag = from.tag().ok_or(DialogError::Malformed)?;
-        let mut d = Self::empty();
-        d.state = if (200..300).contains(&code) {
+        let state = if (200..300).contains(&code) {
             DialogState::Confirmed
         } else {
             DialogState::Early
         };
-        d.call_id = d.text.push(
-            request
-                .call_id()
-                .map_err(|_| DialogError::Malformed)?
-                .as_bytes(),
-        )?;
-        d.local_tag = d.text.push(local_tag.as_bytes())?;
-        d.remote_tag = d.text.push(remote_tag.as_bytes())?;
-        d.local_uri = d.text.push(from.uri.raw().as_bytes())?;
-        d.remote_uri = d.text.push(to.uri.raw().as_bytes())?;
-        d.local_seq = request.cseq().map_err(|_| DialogError::Malformed)?.seq;
-        d.secure = request
-            .request_uri()
-            .is_some_and(|u| u.scheme() == Scheme::Sips);
-        d.set_target_from(response)?;
-        // §12.1.2: the route set is the Record-Route list in reverse order.
-        let mut rr = [Span::EMPTY; MAX_ROUTES];
-        let mut n = 0;
-        for r in response.record_routes() {
-            let r = r.map_err(|_| DialogError::Malformed)?;
-            let slot = rr.get_mut(n).ok_or(DialogError::TooLong)?;
-            *slot = d.text.push(r.uri.raw().as_bytes())?;
-            n += 1;
-        }
-        for (i, span) in rr[..n].iter().rev().enumerate() {
-            d.routes[i] = *span;
-        }
-        d.route_count = n;
-        Ok(d)
+        let call_id = request.call_id().map_err(|_| DialogError::Malformed)?;
+        let ids = [call_id, local_tag, remote_tag, from.uri.raw(), to.uri.raw()];
+        Self::from_parts(state, ids, Role::Uac, request, response)
     }
 
     /// A UAS's dialog from the request it answers with a 101–199 or 2xx carrying
@@ -167,32 +149,55 @@ impl<const N: usize> Dialog<N> {
     pub fn uas(request: &Message<'_, '_>, local_tag: &str) -> Result<Self, DialogError> {
         let from = request.from().map_err(|_| DialogError::Malformed)?;
         let to = request.to().map_err(|_| DialogError::Malformed)?;
-        let mut d = Self::empty();
-        d.state = DialogState::Early;
-        d.call_id = d.text.push(
-            request
-                .call_id()
-                .map_err(|_| DialogError::Malformed)?
-                .as_bytes(),
-        )?;
-        d.local_tag = d.text.push(local_tag.as_bytes())?;
+        let call_id = request.call_id().map_err(|_| DialogError::Malformed)?;
         // An RFC 2543 peer may send no From tag: the remote tag is then empty (§12.1.1).
-        d.remote_tag = d.text.push(from.tag().unwrap_or("").as_bytes())?;
-        d.local_uri = d.text.push(to.uri.raw().as_bytes())?;
-        d.remote_uri = d.text.push(from.uri.raw().as_bytes())?;
-        d.remote_seq = Some(request.cseq().map_err(|_| DialogError::Malformed)?.seq);
+        let remote_tag = from.tag().unwrap_or("");
+        let ids = [call_id, local_tag, remote_tag, to.uri.raw(), from.uri.raw()];
+        Self::from_parts(DialogState::Early, ids, Role::Uas, request, request)
+    }
+
+    /// What [`uac`](Self::uac) and [`uas`](Self::uas) share, one copy for both: the
+    /// dialog's Call-ID, local tag, remote tag, local URI and remote URI (`ids`, in that
+    /// order), the request's CSeq (our local sequence as UAC, the remote one as UAS),
+    /// `secure` from its Request-URI, the remote target from `msg`'s Contact and the route
+    /// set from `msg`'s Record-Route (reversed for the UAC, §12.1.2; as received for the
+    /// UAS, §12.1.1).
+    fn from_parts(
+        state: DialogState,
+        ids: [&str; 5],
+        role: Role,
+        request: &Message<'_, '_>,
+        msg: &Message<'_, '_>,
+    ) -> Result<Self, DialogError> {
+        let mut d = Self::empty();
+        d.state = state;
+        let [call_id, local_tag, remote_tag, local_uri, remote_uri] = ids;
+        d.call_id = d.text.push(call_id.as_bytes())?;
+        d.local_tag = d.text.push(local_tag.as_bytes())?;
+        d.remote_tag = d.text.push(remote_tag.as_bytes())?;
+        d.local_uri = d.text.push(local_uri.as_bytes())?;
+        d.remote_uri = d.text.push(remote_uri.as_bytes())?;
+        let seq = request.cseq().map_err(|_| DialogError::Malformed)?.seq;
+        match role {
+            Role::Uac => d.local_seq = seq,
+            Role::Uas => d.remote_seq = Some(seq),
+        }
         d.secure = request
             .request_uri()
             .is_some_and(|u| u.scheme() == Scheme::Sips);
-        d.set_target_from(request)?;
+        d.set_target_from(msg)?;
         let mut n = 0;
-        for r in request.record_routes() {
+        for r in msg.record_routes() {
             let r = r.map_err(|_| DialogError::Malformed)?;
             let slot = d.routes.get_mut(n).ok_or(DialogError::TooLong)?;
             *slot = d.text.push(r.uri.raw().as_bytes())?;
             n += 1;
         }
         d.route_count = n;
+        if role == Role::Uac {
+            // §12.1.2: the route set is the Record-Route list in reverse order.
+            d.routes[..n].reverse();
+        }
         Ok(d)
     }
 

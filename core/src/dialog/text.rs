@@ -40,31 +40,18 @@ impl<const N: usize> TextBuf<N> {
 
     /// Appends `s` and names it.
     pub fn push(&mut self, s: &[u8]) -> Result<Span, TextFull> {
-        let end = self.used.checked_add(s.len()).ok_or(TextFull)?;
-        if end > N || end > u16::MAX as usize {
-            return Err(TextFull);
-        }
-        self.bytes[self.used..end].copy_from_slice(s);
-        let span = Span {
-            start: self.used as u16,
-            len: s.len() as u16,
-        };
-        self.used = end;
-        Ok(span)
+        push_into(&mut self.bytes, &mut self.used, s)
     }
 
     /// The bytes of a span (empty for a span from another store).
     pub fn get(&self, span: Span) -> &[u8] {
-        let start = span.start as usize;
-        self.bytes
-            .get(start..start + span.len as usize)
-            .unwrap_or(&[])
+        get_in(&self.bytes, span)
     }
 
     /// The text of a span; spans are only ever made from `&str` or validated ASCII, so a
     /// non-UTF-8 span reads as empty rather than failing.
     pub fn str(&self, span: Span) -> &str {
-        core::str::from_utf8(self.get(span)).unwrap_or("")
+        str_in(&self.bytes, span)
     }
 
     /// Everything stored so far.
@@ -84,6 +71,35 @@ impl<const N: usize> TextBuf<N> {
     pub fn used(&self) -> usize {
         self.used
     }
+}
+
+// The work of `push`, `get` and `str` on a plain slice: one copy in the program for every
+// buffer size `N` (each `TextBuf<N>` would otherwise have its own).
+
+fn push_into(bytes: &mut [u8], used: &mut usize, s: &[u8]) -> Result<Span, TextFull> {
+    let end = used.checked_add(s.len()).ok_or(TextFull)?;
+    if end > u16::MAX as usize {
+        return Err(TextFull);
+    }
+    bytes
+        .get_mut(*used..end)
+        .ok_or(TextFull)?
+        .copy_from_slice(s);
+    let span = Span {
+        start: *used as u16,
+        len: s.len() as u16,
+    };
+    *used = end;
+    Ok(span)
+}
+
+fn get_in(bytes: &[u8], span: Span) -> &[u8] {
+    let start = span.start as usize;
+    bytes.get(start..start + span.len as usize).unwrap_or(&[])
+}
+
+fn str_in(bytes: &[u8], span: Span) -> &str {
+    core::str::from_utf8(get_in(bytes, span)).unwrap_or("")
 }
 
 #[cfg(test)]

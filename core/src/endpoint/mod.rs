@@ -674,14 +674,16 @@ impl<'s> Endpoint<'s> {
         if !waiting {
             return Ok(());
         }
-        let t = *self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let t = self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let (response, len) = (t.response, t.response_len);
+        let (transport, local, remote) = (t.transport, t.local, t.remote);
         let r = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let from = self.pool_bytes(t.response, t.response_len);
+        let from = self.pool_bytes(response, len);
         let to = self.region_range(Region::Scratch(r));
         if from.end <= self.arena.len() && to.start + from.len() <= self.arena.len() {
             crate::bytes::copy_within(&mut self.arena, from, to.start);
         }
-        self.fill_scratch(r, t.response_len, t.transport, t.local, t.remote);
+        self.fill_scratch(r, len, transport, local, remote);
         for p in self.transmits.iter_mut() {
             if matches!(p, Pending::Transmit { id: i, part: Part::Response } if *i == id) {
                 *p = Pending::Scratch {
@@ -730,16 +732,23 @@ impl<'s> Endpoint<'s> {
         now: Instant,
         invite: TransactionId,
     ) -> Result<TransactionId, EndpointError> {
-        let t = *self
+        let t = self
             .table
             .get(invite.0)
             .ok_or(EndpointError::NoTransaction)?;
         if !matches!(t.machine, Machine::ClientInvite(_)) {
             return Err(EndpointError::InvalidState);
         }
+        // §9.1: the CANCEL goes where the INVITE went, over the same transport.
+        let dest = Destination {
+            transport: t.transport,
+            local: t.local,
+            remote: t.remote,
+        };
+        let (request, request_len) = (t.request, t.request_len);
         // Build the CANCEL into a scratch region, then move it into the new slot.
         let scratch = self.take_scratch().ok_or(EndpointError::Busy)?;
-        let built = self.build_cancel(&t, scratch);
+        let built = self.build_cancel(request, request_len, scratch);
         let (len, key) = match built {
             Some(v) => v,
             None => {
@@ -747,21 +756,11 @@ impl<'s> Endpoint<'s> {
                 return Err(EndpointError::InvalidState);
             }
         };
-        let reliable = t.transport.is_reliable();
+        let reliable = dest.transport.is_reliable();
         let (m, fx) = ClientNonInviteTransaction::start(now, reliable, self.config.timers);
         let tx = Tx {
-            machine: Machine::ClientNonInvite(m),
-            request: NO_REGION,
-            response: NO_REGION,
-            reserved: 0,
             request_len: len,
-            response_len: 0,
-            deadline: None,
-            ending: false,
-            queued_transmits: 0,
-            reap: false,
-            tu_tag: 0,
-            ..t
+            ..Tx::client(Machine::ClientNonInvite(m), dest)
         };
         let id = match self.insert_client(key, tx) {
             Ok(id) => id,
@@ -780,8 +779,13 @@ impl<'s> Endpoint<'s> {
         Ok(TransactionId(id))
     }
 
-    fn build_cancel(&mut self, t: &Tx, scratch: usize) -> Option<(usize, TransactionKey)> {
-        let req_range = self.pool_bytes(t.request, t.request_len);
+    fn build_cancel(
+        &mut self,
+        request: u32,
+        request_len: usize,
+        scratch: usize,
+    ) -> Option<(usize, TransactionKey)> {
+        let req_range = self.pool_bytes(request, request_len);
         let out_range = self.region_range(Region::Scratch(scratch));
         let (others, out) = pool::split_out(&mut self.arena, out_range);
         let req_bytes = others.get(req_range);
@@ -790,32 +794,13 @@ impl<'s> Endpoint<'s> {
             .parse(req_bytes, &mut rh)
             .ok()?
             .complete()?;
-        let via = req.header(crate::message::HeaderName::Via)?;
-        let top_via = crate::message::lex::CommaValues::new(via.value).next()?;
         let branch = req.top_via().ok()??.branch()?;
-        let mut w = Writer::new(out);
-        w.request_line("CANCEL", req.request_uri()?.raw()).ok()?;
-        w.header("Via", top_via).ok()?;
-        w.header("Max-Forwards", b"70").ok()?;
-        for r in req.headers_named(crate::message::HeaderName::Route) {
-            w.header("Route", r.value).ok()?;
-        }
-        for name in [
-            crate::message::HeaderName::To,
-            crate::message::HeaderName::From,
-            crate::message::HeaderName::CallId,
-        ] {
-            let h = req.header(name)?;
-            w.header(h.name.as_str(), h.value).ok()?;
-        }
-        w.put(b"CSeq: ").ok()?;
-        w.put_u32(req.cseq().ok()?.seq).ok()?;
-        w.put(b" CANCEL\r\n").ok()?;
-        w.body(b"").ok()?;
+        let to = req.header(crate::message::HeaderName::To)?.value;
+        let len = output::write_ack_or_cancel(out, &req, "CANCEL", to)?;
         let mut key = KeyHasher::new(self.secret.0, self.secret.1, KeyKind::Client);
         key.field(branch.as_bytes());
         key.field(b"CANCEL");
-        Some((w.len(), key.finish()))
+        Some((len, key.finish()))
     }
 
     /// Writes a response to the stored request into the slot's response region.
@@ -931,7 +916,9 @@ impl<'s> Endpoint<'s> {
         Some(k)
     }
 
-    /// Records what a taken scratch region holds and where it goes.
+    /// Records what a taken scratch region holds and where it goes. (`small-code`: out of
+    /// line, one copy for its callers.)
+    #[cfg_attr(feature = "small-code", inline(never))]
     fn fill_scratch(
         &mut self,
         r: usize,

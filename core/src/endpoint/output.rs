@@ -3,7 +3,7 @@
 use core::net::SocketAddr;
 
 use super::{Endpoint, TransactionId};
-use crate::message::{Header, HeaderName, Parser};
+use crate::message::{Header, HeaderName, Message, Parser};
 use crate::time::Instant;
 use crate::transaction::{Machine, SlotId};
 use crate::transport::Transport;
@@ -428,24 +428,43 @@ impl Endpoint<'_> {
             .parse(resp_bytes, &mut sh)
             .ok()?
             .complete()?;
-        let via = req.header(HeaderName::Via)?;
-        let top_via = crate::message::lex::CommaValues::new(via.value).next()?;
-        let mut w = crate::message::Writer::new(out);
-        w.request_line("ACK", req.request_uri()?.raw()).ok()?;
-        w.header("Via", top_via).ok()?;
-        w.header("Max-Forwards", b"70").ok()?;
-        for r in req.headers_named(HeaderName::Route) {
-            w.header("Route", r.value).ok()?;
-        }
-        w.header("To", resp.header(HeaderName::To)?.value).ok()?;
-        w.header("From", req.header(HeaderName::From)?.value).ok()?;
-        w.header("Call-ID", req.header(HeaderName::CallId)?.value)
-            .ok()?;
-        let cseq = req.cseq().ok()?;
-        w.put(b"CSeq: ").ok()?;
-        w.put_u32(cseq.seq).ok()?;
-        w.put(b" ACK\r\n").ok()?;
-        w.body(b"").ok()?;
-        Some((poll, w.len()))
+        let to = resp.header(HeaderName::To)?.value;
+        let len = write_ack_or_cancel(out, &req, "ACK", to)?;
+        Some((poll, len))
     }
+}
+
+/// Writes into `out` the ACK for a non-2xx final response (§17.1.1.3) or the CANCEL
+/// (§9.1) of the INVITE `invite`, which share their shape: `method` with the INVITE's
+/// Request-URI, its top Via (the same branch), Max-Forwards 70, its Route set, `to` (the
+/// response's To, with its tag, for an ACK; the INVITE's for a CANCEL), its From and
+/// Call-ID, and its CSeq number with `method`. The length written, or `None` if it does not
+/// fit or the INVITE lacks a header.
+pub(super) fn write_ack_or_cancel(
+    out: &mut [u8],
+    invite: &Message<'_, '_>,
+    method: &str,
+    to: &[u8],
+) -> Option<usize> {
+    let via = invite.header(HeaderName::Via)?;
+    let top_via = crate::message::lex::CommaValues::new(via.value).next()?;
+    let mut w = crate::message::Writer::new(out);
+    w.request_line(method, invite.request_uri()?.raw()).ok()?;
+    w.header("Via", top_via).ok()?;
+    w.header("Max-Forwards", b"70").ok()?;
+    for r in invite.headers_named(HeaderName::Route) {
+        w.header("Route", r.value).ok()?;
+    }
+    w.header("To", to).ok()?;
+    w.header("From", invite.header(HeaderName::From)?.value)
+        .ok()?;
+    w.header("Call-ID", invite.header(HeaderName::CallId)?.value)
+        .ok()?;
+    w.put(b"CSeq: ").ok()?;
+    w.put_u32(invite.cseq().ok()?.seq).ok()?;
+    w.put(b" ").ok()?;
+    w.put(method.as_bytes()).ok()?;
+    w.put(b"\r\n").ok()?;
+    w.body(b"").ok()?;
+    Some(w.len())
 }

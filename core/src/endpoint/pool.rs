@@ -244,7 +244,7 @@ impl Endpoint<'_> {
 
     /// The transaction's response region, taken (from its reservation) if it has none.
     pub(super) fn response_region(&mut self, id: SlotId) -> Result<u32, EndpointError> {
-        let t = *self.table.get(id).ok_or(EndpointError::NoTransaction)?;
+        let t = self.table.get(id).ok_or(EndpointError::NoTransaction)?;
         if t.response != NO_REGION {
             return Ok(t.response);
         }
@@ -306,29 +306,39 @@ impl Endpoint<'_> {
     /// Returns the regions the transaction's state no longer needs (and no queued output
     /// reads), and re-sizes its reservation to its state's budget.
     pub(super) fn reclaim(&mut self, id: SlotId) {
-        let Some(t) = self.table.get(id).copied() else {
+        // Field by field, not a copy of the whole `Tx` written back: the same result, less
+        // code.
+        let Some(t) = self.table.get(id) else {
             return;
         };
         let keep = self.config.keep_accepted;
         let (need_req, need_resp) = needs(&t.machine, keep);
+        let budget = budget(&t.machine, keep);
+        let (request, response, old_reserved) = (t.request, t.response, t.reserved);
         let (queued_req, queued_resp) = self.queued_parts(id);
-        let mut nt = t;
-        if t.request != NO_REGION && !need_req && !queued_req {
-            self.push_region(t.request);
-            nt.request = NO_REGION;
-            nt.request_len = 0;
+        let free_req = request != NO_REGION && !need_req && !queued_req;
+        if free_req {
+            self.push_region(request);
         }
-        if t.response != NO_REGION && !need_resp && !queued_resp {
-            self.push_region(t.response);
-            nt.response = NO_REGION;
-            nt.response_len = 0;
+        let free_resp = response != NO_REGION && !need_resp && !queued_resp;
+        if free_resp {
+            self.push_region(response);
         }
-        let held = u8::from(nt.request != NO_REGION) + u8::from(nt.response != NO_REGION);
-        nt.reserved = budget(&t.machine, keep).saturating_sub(held);
+        let held = u8::from(request != NO_REGION && !free_req)
+            + u8::from(response != NO_REGION && !free_resp);
+        let reserved = budget.saturating_sub(held);
         self.reserved =
-            (self.reserved + usize::from(nt.reserved)).saturating_sub(usize::from(t.reserved));
-        if let Some(slot) = self.table.get_mut(id) {
-            *slot = nt;
+            (self.reserved + usize::from(reserved)).saturating_sub(usize::from(old_reserved));
+        if let Some(t) = self.table.get_mut(id) {
+            if free_req {
+                t.request = NO_REGION;
+                t.request_len = 0;
+            }
+            if free_resp {
+                t.response = NO_REGION;
+                t.response_len = 0;
+            }
+            t.reserved = reserved;
         }
     }
 

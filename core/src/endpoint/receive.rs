@@ -447,17 +447,12 @@ fn msg_bytes<'b>(msg: &Message<'b, '_>) -> &'b [u8] {
     msg.as_bytes()
 }
 
-fn fmt_u32(mut n: u32, buf: &mut [u8; 10]) -> &[u8] {
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    &buf[i..]
+/// `n` in decimal, written by the message writer (one copy of the digit loop in the
+/// program); a u32 has at most 10 digits, so they always fit.
+fn fmt_u32(n: u32, buf: &mut [u8; 10]) -> &[u8] {
+    let mut w = crate::message::Writer::new(buf);
+    let _ = w.put_u32(n);
+    w.finish()
 }
 
 #[cfg(feature = "rfc2543")]

@@ -57,22 +57,29 @@ impl ParseError {
 
     /// A short reason phrase for the answer, naming what was wrong.
     pub fn reason(&self) -> &'static str {
-        match self {
-            ParseError::BadStartLine => "Bad Request Line",
-            ParseError::BadMethod => "Bad Method",
-            ParseError::BadRequestUri(_) => "Bad Request-URI",
-            ParseError::BadVersion => "Bad SIP-Version",
-            ParseError::BadStatusCode => "Bad Status Code",
-            ParseError::BadReasonPhrase => "Bad Reason Phrase",
-            ParseError::BadHeaderLine => "Bad Header Line",
-            ParseError::TooManyHeaders => "Too Many Headers",
-            ParseError::TooLarge => "Message Too Large",
-            ParseError::BadHeaderValue(h) => h.bad_value_reason(),
-            ParseError::MissingHeader(h) => h.missing_reason(),
-            ParseError::MissingContentLength => "Missing Content-Length",
-            ParseError::ConflictingContentLength => "Conflicting Content-Length",
-            ParseError::Truncated => "Body Shorter Than Content-Length",
-        }
+        let i = match self {
+            ParseError::BadStartLine => 0,
+            ParseError::BadMethod => 1,
+            ParseError::BadRequestUri(_) => 2,
+            ParseError::BadVersion => 3,
+            ParseError::BadStatusCode => 4,
+            ParseError::BadReasonPhrase => 5,
+            ParseError::BadHeaderLine => 6,
+            ParseError::TooManyHeaders => 7,
+            ParseError::TooLarge => 8,
+            ParseError::BadHeaderValue(h) => return h.bad_value_reason(),
+            ParseError::MissingHeader(h) => return h.missing_reason(),
+            ParseError::MissingContentLength => 9,
+            ParseError::ConflictingContentLength => 10,
+            ParseError::Truncated => 11,
+        };
+        // One string and an index: smaller than a `match` of string constants.
+        crate::bytes::nth_phrase(
+            "Bad Request Line|Bad Method|Bad Request-URI|Bad SIP-Version|Bad Status Code|\
+             Bad Reason Phrase|Bad Header Line|Too Many Headers|Message Too Large|\
+             Missing Content-Length|Conflicting Content-Length|Body Shorter Than Content-Length",
+            i,
+        )
     }
 }
 

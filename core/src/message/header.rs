@@ -382,35 +382,49 @@ impl HeaderName {
         )
     }
 
-    pub(crate) const fn missing_reason(&self) -> &'static str {
-        match self {
-            HeaderName::Via => "Missing Via",
-            HeaderName::From => "Missing From",
-            HeaderName::To => "Missing To",
-            HeaderName::CallId => "Missing Call-ID",
-            HeaderName::CSeq => "Missing CSeq",
-            HeaderName::MaxForwards => "Missing Max-Forwards",
-            HeaderName::Contact => "Missing Contact",
-            _ => "Missing Header",
-        }
+    /// "Missing <name>" for the headers the parser or validation requires (§8.1.1).
+    pub(crate) fn missing_reason(&self) -> &'static str {
+        let i = match self {
+            HeaderName::Via => 0,
+            HeaderName::From => 1,
+            HeaderName::To => 2,
+            HeaderName::CallId => 3,
+            HeaderName::CSeq => 4,
+            HeaderName::MaxForwards => 5,
+            HeaderName::Contact => 6,
+            _ => 7,
+        };
+        crate::bytes::nth_phrase(
+            "Missing Via|Missing From|Missing To|Missing Call-ID|Missing CSeq|\
+             Missing Max-Forwards|Missing Contact|Missing Header",
+            i,
+        )
     }
 
-    pub(crate) const fn bad_value_reason(&self) -> &'static str {
-        match self {
-            HeaderName::Via => "Malformed Via",
-            HeaderName::From => "Malformed From",
-            HeaderName::To => "Malformed To",
-            HeaderName::CallId => "Malformed Call-ID",
-            HeaderName::CSeq => "Malformed CSeq",
-            HeaderName::MaxForwards => "Malformed Max-Forwards",
-            HeaderName::ContentLength => "Malformed Content-Length",
-            HeaderName::ContentType => "Malformed Content-Type",
-            HeaderName::Contact => "Malformed Contact",
-            HeaderName::Expires => "Malformed Expires",
-            HeaderName::Route => "Malformed Route",
-            HeaderName::RecordRoute => "Malformed Record-Route",
-            _ => "Malformed Header",
-        }
+    /// "Malformed <name>" for the headers whose value the parser or validation reads.
+    pub(crate) fn bad_value_reason(&self) -> &'static str {
+        let i = match self {
+            HeaderName::Via => 0,
+            HeaderName::From => 1,
+            HeaderName::To => 2,
+            HeaderName::CallId => 3,
+            HeaderName::CSeq => 4,
+            HeaderName::MaxForwards => 5,
+            HeaderName::ContentLength => 6,
+            HeaderName::ContentType => 7,
+            HeaderName::Contact => 8,
+            HeaderName::Expires => 9,
+            HeaderName::Route => 10,
+            HeaderName::RecordRoute => 11,
+            _ => 12,
+        };
+        crate::bytes::nth_phrase(
+            "Malformed Via|Malformed From|Malformed To|Malformed Call-ID|Malformed CSeq|\
+             Malformed Max-Forwards|Malformed Content-Length|Malformed Content-Type|\
+             Malformed Contact|Malformed Expires|Malformed Route|Malformed Record-Route|\
+             Malformed Header",
+            i,
+        )
     }
 }
 

@@ -25,10 +25,11 @@ pub(crate) const PNAME: u8 = 1 << 6;
 /// space, `;` and `,`.
 pub(crate) const PVALUE: u8 = 1 << 7;
 
-const fn class_table() -> [u8; 256] {
-    let mut t = [0u8; 256];
+/// The classes of bytes `0..N`.
+const fn class_table<const N: usize>() -> [u8; N] {
+    let mut t = [0u8; N];
     let mut c = 0usize;
-    while c < 256 {
+    while c < N {
         let b = c as u8;
         let mut f = 0u8;
         let alnum = b.is_ascii_alphanumeric();
@@ -82,12 +83,19 @@ const fn class_table() -> [u8; 256] {
     t
 }
 
+/// Every byte's classes.
+#[cfg(not(feature = "small-code"))]
 static CLASS: [u8; 256] = class_table();
+/// `small-code`: the ASCII bytes' classes only (128 bytes of flash less); a byte past the
+/// table (not ASCII) is in `PVALUE` alone, as in the full table.
+#[cfg(feature = "small-code")]
+static CLASS: [u8; 128] = class_table();
 
 /// Whether `b` belongs to every class in `mask`.
 #[inline(always)]
 pub(crate) fn is(b: u8, mask: u8) -> bool {
-    CLASS[b as usize] & mask == mask
+    // With the full table the index is always in range and the fallback folds away.
+    CLASS.get(usize::from(b)).copied().unwrap_or(PVALUE) & mask == mask
 }
 
 /// Whether every byte of `s` is a `token` character and `s` is not empty.

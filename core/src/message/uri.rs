@@ -153,10 +153,11 @@ const LDH: u16 = 1 << 12;
 /// In an `IPv4address`: DIGIT / `.`.
 const IPV4: u16 = 1 << 13;
 
-const fn class_table() -> [u16; 256] {
-    let mut t = [0u16; 256];
+/// The classes of bytes `0..N`.
+const fn class_table<const N: usize>() -> [u16; N] {
+    let mut t = [0u16; N];
     let mut c = 0usize;
-    while c < 256 {
+    while c < N {
         let b = c as u8;
         let mut f = 0u16;
         let alnum = b.is_ascii_alphanumeric();
@@ -215,11 +216,18 @@ const fn class_table() -> [u16; 256] {
     t
 }
 
+/// Every byte's classes.
+#[cfg(not(feature = "small-code"))]
 static CLASS: [u16; 256] = class_table();
+/// `small-code`: the ASCII bytes' classes only (256 bytes of flash less); a byte past the
+/// table (not ASCII) is in no class, as in the full table.
+#[cfg(feature = "small-code")]
+static CLASS: [u16; 128] = class_table();
 
 #[inline(always)]
 fn has(b: u8, mask: u16) -> bool {
-    CLASS[usize::from(b)] & mask != 0
+    // With the full table the index is always in range and the check folds away.
+    CLASS.get(usize::from(b)).is_some_and(|c| c & mask != 0)
 }
 
 /// The error for an unexpected byte: [`UriError::IllegalChar`] if the byte can never appear

@@ -107,15 +107,12 @@ impl<'b, 'h> Message<'b, 'h> {
     /// Every value of a header, in order: the comma-separated elements of list headers
     /// (§7.3.1) across all their lines, or each line's whole value for other headers.
     pub fn values(&self, name: HeaderName) -> impl Iterator<Item = &'b [u8]> + 'h {
-        let list = name.is_list();
-        self.headers_named(name).flat_map(move |h| {
-            let mut single = Some(h.value);
-            let mut split = list.then(|| CommaValues::new(h.value));
-            core::iter::from_fn(move || match &mut split {
-                Some(s) => s.next(),
-                None => single.take(),
-            })
-        })
+        Values {
+            lines: self.headers.iter(),
+            name,
+            list: name.is_list(),
+            split: None,
+        }
     }
 
     /// The value of a single-valued header, or an error if it is absent.
@@ -238,30 +235,85 @@ impl<'b, 'h> Message<'b, 'h> {
         name: HeaderName,
         first: FirstOf<'b, T>,
     ) -> impl Iterator<Item = Result<T, ParseError>> + use<'b, 'h, T> {
-        let mut lines = self.headers_named(name);
-        let mut rest: &'b [u8] = &[];
-        core::iter::from_fn(move || loop {
-            // Skip white space and empty elements.
-            let start = rest
-                .iter()
-                .position(|&b| b != b',' && !lex::is(b, lex::LWS))
-                .unwrap_or(rest.len());
-            rest = rest.get(start..).unwrap_or_default();
-            if rest.is_empty() {
-                rest = lines.next()?.value;
-                continue;
-            }
-            return Some(match first(rest) {
+        let mut cursor = ListCursor {
+            lines: self.headers.iter(),
+            name,
+            rest: &[],
+        };
+        core::iter::from_fn(move || {
+            let rest = cursor.element()?;
+            Some(match first(rest) {
                 Some((value, after)) => {
-                    rest = after;
+                    cursor.rest = after;
                     Ok(value)
                 }
                 None => {
-                    rest = lex::split_first(rest).1;
+                    cursor.rest = lex::split_first(rest).1;
                     Err(ParseError::BadHeaderValue(name))
                 }
-            });
+            })
         })
+    }
+}
+
+/// The iterator of [`Message::values`]: one type, and one `next` in the program, for every
+/// caller (a `flat_map` would be compiled again for each).
+struct Values<'h, 'b> {
+    lines: core::slice::Iter<'h, Header<'b>>,
+    name: HeaderName,
+    list: bool,
+    /// The elements left of the current line of a list header.
+    split: Option<CommaValues<'b>>,
+}
+
+impl<'b> Iterator for Values<'_, 'b> {
+    type Item = &'b [u8];
+
+    #[cfg_attr(feature = "small-code", inline(never))]
+    fn next(&mut self) -> Option<&'b [u8]> {
+        loop {
+            if let Some(split) = self.split.as_mut() {
+                match split.next() {
+                    Some(v) => return Some(v),
+                    None => self.split = None,
+                }
+            }
+            let name = self.name;
+            let h = self.lines.find(|h| h.name == name)?;
+            if !self.list {
+                return Some(h.value);
+            }
+            self.split = Some(CommaValues::new(h.value));
+        }
+    }
+}
+
+/// Where [`Message::list`] is: the lines of the header left, and the rest of the current one.
+struct ListCursor<'h, 'b> {
+    lines: core::slice::Iter<'h, Header<'b>>,
+    name: HeaderName,
+    rest: &'b [u8],
+}
+
+impl<'b> ListCursor<'_, 'b> {
+    /// Skips white space and empty elements, across lines: the rest of the line from the
+    /// next element on, or `None` when no element is left. Not generic, so one copy serves
+    /// every element type.
+    #[cfg_attr(feature = "small-code", inline(never))]
+    fn element(&mut self) -> Option<&'b [u8]> {
+        loop {
+            let start = self
+                .rest
+                .iter()
+                .position(|&b| b != b',' && !lex::is(b, lex::LWS))
+                .unwrap_or(self.rest.len());
+            self.rest = self.rest.get(start..).unwrap_or_default();
+            if !self.rest.is_empty() {
+                return Some(self.rest);
+            }
+            let name = self.name;
+            self.rest = self.lines.find(|h| h.name == name)?.value;
+        }
     }
 }
 

@@ -69,12 +69,7 @@ impl core::fmt::Display for InvalidState {
 
 impl core::error::Error for InvalidState {}
 
-/// Earliest of several optional deadlines.
-pub(crate) fn earliest<const N: usize>(
-    deadlines: [Option<crate::time::Instant>; N],
-) -> Option<crate::time::Instant> {
-    deadlines.into_iter().flatten().min()
-}
+pub(crate) use crate::time::earliest;
 
 /// Whether an optional deadline has come.
 pub(crate) fn due(deadline: Option<crate::time::Instant>, now: crate::time::Instant) -> bool {

@@ -140,8 +140,18 @@ impl<const N: usize> SdpStore<N> {
 
     /// Moves the live descriptions to the front, in order; where free space starts.
     fn compact(&mut self) -> usize {
+        // The three spans in address order: three compare-and-swaps (no sort routine).
+        // Equal starts are an empty span and another, and empty spans are skipped.
         let mut order = [0usize, 1, 2];
-        order.sort_unstable_by_key(|&i| self.spans[i].0);
+        let mut k = 0;
+        while k < 3 {
+            // Positions 0-1, 1-2, 0-1.
+            let j = k % 2;
+            if self.spans[order[j + 1]].0 < self.spans[order[j]].0 {
+                order.swap(j, j + 1);
+            }
+            k += 1;
+        }
         let mut end = 0;
         for i in order {
             let (start, len) = (self.spans[i].0 as usize, self.spans[i].1 as usize);
@@ -328,7 +338,7 @@ impl<const SDP: usize, const TEXT: usize, const ID: usize> Call<SDP, TEXT, ID> {
     /// The next time this call wants the clock.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let ok = self.ok_retransmit.map(|r| r.next.min(r.give_up));
-        [ok, self.glare_retry].into_iter().flatten().min()
+        crate::time::earlier(ok, self.glare_retry)
     }
 }
 

@@ -621,11 +621,11 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
             415 => join(&mut buf, self.config.policy.accept).map(|v| ("Accept", v)),
             420 => {
                 let supported = self.config.policy.supported;
-                let unknown = msg
+                let mut unknown = msg
                     .values(r.header.unwrap_or(HeaderName::Require))
                     .flat_map(Tokens::new)
                     .filter(|t| !supported.contains(t));
-                join_iter(&mut buf, unknown).map(|v| ("Unsupported", v))
+                join_iter(&mut buf, &mut unknown).map(|v| ("Unsupported", v))
             }
             _ => None,
         };
@@ -634,16 +634,11 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
 }
 
 fn join<'b>(buf: &'b mut [u8], items: &[&str]) -> Option<&'b [u8]> {
-    join_iter(buf, items.iter().copied())
+    join_iter(buf, &mut items.iter().copied())
 }
 
-fn join_iter<'b, 'i>(buf: &'b mut [u8], items: impl Iterator<Item = &'i str>) -> Option<&'b [u8]> {
+fn join_iter<'b>(buf: &'b mut [u8], items: &mut dyn Iterator<Item = &str>) -> Option<&'b [u8]> {
     let mut w = crate::message::Writer::new(buf);
-    for (k, item) in items.enumerate() {
-        if k > 0 {
-            w.put(b", ").ok()?;
-        }
-        w.put(item.as_bytes()).ok()?;
-    }
+    crate::message::validate::join(&mut w, items).ok()?;
     Some(w.finish())
 }

@@ -417,16 +417,13 @@ impl<'s, 'c, const S: usize, const T: usize, const E: usize, const I: usize>
             .calls
             .iter()
             .filter(|c| c.in_use)
-            .filter_map(Call::next_deadline)
-            .min();
-        [
+            .map(Call::next_deadline)
+            .fold(None, crate::time::earlier);
+        crate::time::earliest([
             self.ep.poll_timeout(),
             calls,
             self.registration.next_deadline(),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        ])
     }
 
     fn handle_timeout(&mut self, now: Instant) {
