@@ -17,7 +17,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 cargo build --release --quiet "$@"
-elf=target/thumbv7em-none-eabihf/release/sipwire-firmware
+# Where cargo put it: CARGO_TARGET_DIR when set (else this crate's target/), so a build
+# into another directory is never read as a stale ELF here.
+elf=${CARGO_TARGET_DIR:-target}/thumbv7em-none-eabihf/release/sipwire-firmware
+if [ ! -f "$elf" ]; then
+  echo "size.sh: $elf was not built" >&2
+  exit 1
+fi
 
 find_tool() {
   local name
