@@ -144,7 +144,7 @@ impl Server {
                 }
             }));
         }
-        let (stream_tx, mut streams) = mpsc::unbounded_channel();
+        let (stream_tx, mut streams) = mpsc::channel(crate::tcp::STREAM_QUEUE);
         let mut connections = Connections::new(max_message, stream_tx);
         let Some(tcp_local) = tcp_addrs.first().or(addrs.first()).copied() else {
             return Err(io::Error::other("no address to listen on"));

@@ -38,16 +38,21 @@ struct Connection {
     writer: mpsc::UnboundedSender<Outgoing>,
 }
 
+/// How many reports (messages read, failures) may wait for the owning task; a reader
+/// that finds the queue full waits, so a peer that sends faster than the task handles is
+/// slowed by TCP's own flow control instead of growing memory.
+pub(crate) const STREAM_QUEUE: usize = 1024;
+
 /// TCP connections, by peer address.
 pub(crate) struct Connections {
     max_message: usize,
     by_peer: HashMap<SocketAddr, Connection>,
-    events: mpsc::UnboundedSender<StreamInput>,
+    events: mpsc::Sender<StreamInput>,
     next_id: u64,
 }
 
 impl Connections {
-    pub(crate) fn new(max_message: usize, events: mpsc::UnboundedSender<StreamInput>) -> Self {
+    pub(crate) fn new(max_message: usize, events: mpsc::Sender<StreamInput>) -> Self {
         Connections {
             max_message,
             by_peer: HashMap::new(),
@@ -109,7 +114,7 @@ impl Connections {
                         failed => {
                             debug!("connect to {remote}: {failed:?}");
                             fail_queue(queue, &events).await;
-                            let _ = events.send(StreamInput::Closed { remote, id });
+                            let _ = events.send(StreamInput::Closed { remote, id }).await;
                             return;
                         }
                     }
@@ -121,7 +126,7 @@ impl Connections {
                 () = read_messages(read, remote, max, pong, events.clone()) => {}
                 () = write_messages(write, queue, &events) => {}
             }
-            let _ = events.send(StreamInput::Closed { remote, id });
+            let _ = events.send(StreamInput::Closed { remote, id }).await;
         });
         writer
     }
@@ -130,28 +135,30 @@ impl Connections {
 /// Reports every queued message's transaction as failed.
 async fn fail_queue(
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
-    events: &mpsc::UnboundedSender<StreamInput>,
+    events: &mpsc::Sender<StreamInput>,
 ) {
     queue.close();
     let mut txs = Vec::new();
     while let Some((_, tx)) = queue.recv().await {
         txs.extend(tx);
     }
-    let _ = events.send(StreamInput::Failed { txs });
+    let _ = events.send(StreamInput::Failed { txs }).await;
 }
 
 /// Writes queued messages until the queue closes or a write fails (then the rest fail).
 async fn write_messages(
     mut write: OwnedWriteHalf,
     mut queue: mpsc::UnboundedReceiver<Outgoing>,
-    events: &mpsc::UnboundedSender<StreamInput>,
+    events: &mpsc::Sender<StreamInput>,
 ) {
     while let Some((bytes, tx)) = queue.recv().await {
         if let Err(e) = write.write_all(&bytes).await {
             debug!("write: {e}");
-            let _ = events.send(StreamInput::Failed {
-                txs: tx.into_iter().collect(),
-            });
+            let _ = events
+                .send(StreamInput::Failed {
+                    txs: tx.into_iter().collect(),
+                })
+                .await;
             fail_queue(queue, events).await;
             return;
         }
@@ -165,7 +172,7 @@ async fn read_messages(
     remote: SocketAddr,
     max_message: usize,
     writer: mpsc::UnboundedSender<Outgoing>,
-    events: mpsc::UnboundedSender<StreamInput>,
+    events: mpsc::Sender<StreamInput>,
 ) {
     let mut input = StreamBuffer::new(vec![0u8; max_message]).max_message_size(max_message);
     loop {
@@ -174,7 +181,7 @@ async fn read_messages(
                 Frame::Message { len } => {
                     let bytes = input.bytes()[..len].to_vec();
                     input.consume(len);
-                    let _ = events.send(StreamInput::Received { remote, bytes });
+                    let _ = events.send(StreamInput::Received { remote, bytes }).await;
                 }
                 Frame::Ping { len } => {
                     input.consume(len);
@@ -185,7 +192,7 @@ async fn read_messages(
                 Frame::Error(e) => {
                     debug!("{remote}: stream cannot be framed: {e}");
                     let bytes = input.bytes().to_vec();
-                    let _ = events.send(StreamInput::Received { remote, bytes });
+                    let _ = events.send(StreamInput::Received { remote, bytes }).await;
                     return;
                 }
             }

@@ -181,7 +181,7 @@ pub(crate) struct Driver {
     /// TCP on the same address as `socket` (§18: a UA takes requests on both).
     listener: TcpListener,
     connections: Connections,
-    stream_rx: mpsc::UnboundedReceiver<StreamInput>,
+    stream_rx: mpsc::Receiver<StreamInput>,
     local: SocketAddr,
     clock: Clock,
     media: LocalSide,
@@ -273,7 +273,7 @@ impl Driver {
         let aor = ua.aor().to_owned();
         let (incoming, incoming_rx) = mpsc::channel(INCOMING_QUEUE);
         let (resolved_tx, resolved_rx) = mpsc::unbounded_channel();
-        let (stream_tx, stream_rx) = mpsc::unbounded_channel();
+        let (stream_tx, stream_rx) = mpsc::channel(crate::tcp::STREAM_QUEUE);
         let driver = Driver {
             ua,
             socket,
