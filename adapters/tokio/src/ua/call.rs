@@ -73,7 +73,7 @@ fn lock(info: &SharedInfo) -> std::sync::MutexGuard<'_, CallInfo> {
 pub struct Call {
     id: CallId,
     commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedReceiver<CallEvent>,
+    events: mpsc::Receiver<CallEvent>,
     info: SharedInfo,
 }
 
@@ -81,7 +81,7 @@ impl Call {
     pub(crate) fn new(
         id: CallId,
         commands: mpsc::UnboundedSender<Command>,
-        events: mpsc::UnboundedReceiver<CallEvent>,
+        events: mpsc::Receiver<CallEvent>,
         info: SharedInfo,
     ) -> Call {
         Call {
@@ -211,7 +211,7 @@ impl Drop for Call {
 pub struct IncomingCall {
     id: CallId,
     commands: mpsc::UnboundedSender<Command>,
-    events: Option<mpsc::UnboundedReceiver<CallEvent>>,
+    events: Option<mpsc::Receiver<CallEvent>>,
     info: SharedInfo,
     offer: Option<Vec<u8>>,
     decided: bool,
@@ -221,7 +221,7 @@ impl IncomingCall {
     pub(crate) fn new(
         id: CallId,
         commands: mpsc::UnboundedSender<Command>,
-        events: mpsc::UnboundedReceiver<CallEvent>,
+        events: mpsc::Receiver<CallEvent>,
         info: SharedInfo,
         offer: Option<Vec<u8>>,
     ) -> IncomingCall {

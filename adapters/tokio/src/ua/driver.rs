@@ -42,12 +42,12 @@ pub(crate) enum Command {
     Register {
         registrar: SocketAddr,
         expires: u32,
-        events: mpsc::UnboundedSender<RegistrationEvent>,
+        events: mpsc::Sender<RegistrationEvent>,
         reply: oneshot::Sender<Result<u32, Error>>,
     },
     RegisterDomain {
         expires: u32,
-        events: mpsc::UnboundedSender<RegistrationEvent>,
+        events: mpsc::Sender<RegistrationEvent>,
         reply: oneshot::Sender<Result<u32, Error>>,
     },
     Unregister {
@@ -56,7 +56,7 @@ pub(crate) enum Command {
     Call {
         target: String,
         offer: Offer,
-        events: mpsc::UnboundedSender<CallEvent>,
+        events: mpsc::Sender<CallEvent>,
         reply: oneshot::Sender<Result<(CallId, SharedInfo), Error>>,
     },
     Ring {
@@ -127,7 +127,7 @@ impl DnsLookups {
 
 /// What the task keeps for one call.
 struct CallEntry {
-    events: mpsc::UnboundedSender<CallEvent>,
+    events: mpsc::Sender<CallEvent>,
     info: SharedInfo,
     session: Session,
     /// What we are willing to do: `SendRecv`, or `SendOnly` while we hold the peer.
@@ -141,7 +141,7 @@ struct CallEntry {
 }
 
 impl CallEntry {
-    fn new(events: mpsc::UnboundedSender<CallEvent>, remote: String, session: Session) -> Self {
+    fn new(events: mpsc::Sender<CallEvent>, remote: String, session: Session) -> Self {
         let info = Arc::new(Mutex::new(CallInfo {
             remote,
             ..CallInfo::default()
@@ -161,15 +161,18 @@ impl CallEntry {
         self.info.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Passes an event on; dropped when the application has left the queue full.
     fn send(&self, e: CallEvent) {
-        let _ = self.events.send(e);
+        if self.events.try_send(e).is_err() {
+            debug!("a call event was dropped: nobody reads them");
+        }
     }
 }
 
 /// The registration the task keeps, and who waits on it.
 #[derive(Default)]
 struct RegistrationEntry {
-    events: Option<mpsc::UnboundedSender<RegistrationEvent>>,
+    events: Option<mpsc::Sender<RegistrationEvent>>,
     first: Option<oneshot::Sender<Result<u32, Error>>>,
     removing: bool,
     removed: Option<oneshot::Sender<Result<(), Error>>>,
@@ -508,7 +511,7 @@ impl Driver {
     fn registering(
         &mut self,
         sent: Result<(), UaError>,
-        events: mpsc::UnboundedSender<RegistrationEvent>,
+        events: mpsc::Sender<RegistrationEvent>,
         reply: oneshot::Sender<Result<u32, Error>>,
     ) {
         match sent {
@@ -538,7 +541,7 @@ impl Driver {
         now: sipwire_core::time::Instant,
         target: &str,
         offer: Offer,
-        events: mpsc::UnboundedSender<CallEvent>,
+        events: mpsc::Sender<CallEvent>,
     ) -> Result<(CallId, SharedInfo), Error> {
         let mut session = self.new_session();
         let offer = match offer {
@@ -749,13 +752,13 @@ impl Driver {
                     return;
                 };
                 entry.info().ended = Some(reason);
+                entry.send(CallEvent::Ended { reason });
                 for (_, reply) in entry.reinvite.into_iter().chain(entry.deferred_reinvite) {
                     let _ = reply.send(Err(Error::Ended(reason)));
                 }
                 for w in entry.hangup_waiters {
                     let _ = w.send(reason);
                 }
-                let _ = entry.events.send(CallEvent::Ended { reason });
             }
             UaEvent::Registration(e) => self.registration_event(e),
             UaEvent::OptionsAnswered { tx, code } => {
@@ -786,7 +789,7 @@ impl Driver {
             let _ = self.ua.reject(now, call, 486);
             return;
         };
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(super::EVENTS);
         let entry = CallEntry::new(events_tx, self.caller_of(call), session);
         let info = entry.info.clone();
         self.calls.insert(call, entry);
@@ -890,7 +893,7 @@ impl Driver {
                     let _ = reply.send(result);
                 }
                 if let Some(events) = &r.events {
-                    let _ = events.send(e);
+                    let _ = events.try_send(e);
                 }
                 self.ua.stop_registration();
                 self.registration = None;
@@ -901,7 +904,7 @@ impl Driver {
             _ => {}
         }
         if let Some(events) = &r.events {
-            let _ = events.send(e);
+            let _ = events.try_send(e);
         }
     }
 }

@@ -30,6 +30,11 @@ pub use registration::Registration;
 use crate::media::MediaConfig;
 use driver::Command;
 
+/// Events a call or a registration keeps for the application; past this, while nobody
+/// reads them, newer ones are dropped (the end of a call is never lost: it is also kept
+/// with the call, see [`Call::end_reason`]).
+const EVENTS: usize = 64;
+
 /// Who the user agent is and where it listens.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -254,7 +259,7 @@ impl UserAgent {
         registrar: SocketAddr,
         expires: u32,
     ) -> Result<Registration, Error> {
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(EVENTS);
         let granted = self
             .ask(|reply| Command::Register {
                 registrar,
@@ -270,7 +275,7 @@ impl UserAgent {
     /// A/AAAA for `sip:domain`, §10.2.6), failing over to the next server on a timeout or
     /// 503; otherwise as [`register`](Self::register).
     pub async fn register_domain(&self, expires: u32) -> Result<Registration, Error> {
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(EVENTS);
         let granted = self
             .ask(|reply| Command::RegisterDomain {
                 expires,
@@ -285,7 +290,7 @@ impl UserAgent {
     /// when one does not answer or answers 503). Returns once the INVITE is on its way; the call's events
     /// (ringing, answered, ended) come from [`Call::next_event`] or [`Call::answered`].
     pub async fn call(&self, target: &str, offer: Offer) -> Result<Call, Error> {
-        let (events_tx, events) = mpsc::unbounded_channel();
+        let (events_tx, events) = mpsc::channel(EVENTS);
         let (id, info) = self
             .ask(|reply| Command::Call {
                 target: target.to_owned(),

@@ -11,7 +11,7 @@ use super::Error;
 /// binding (a REGISTER with `Expires: 0`, §10.2.2).
 pub struct Registration {
     commands: mpsc::UnboundedSender<Command>,
-    events: mpsc::UnboundedReceiver<RegistrationEvent>,
+    events: mpsc::Receiver<RegistrationEvent>,
     expires: u32,
     active: bool,
 }
@@ -19,7 +19,7 @@ pub struct Registration {
 impl Registration {
     pub(crate) fn new(
         commands: mpsc::UnboundedSender<Command>,
-        events: mpsc::UnboundedReceiver<RegistrationEvent>,
+        events: mpsc::Receiver<RegistrationEvent>,
         expires: u32,
     ) -> Registration {
         Registration {
