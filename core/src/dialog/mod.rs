@@ -404,13 +404,7 @@ impl<const N: usize> Dialog<N> {
         RequestParts {
             method,
             request_uri,
-            via: SentBy {
-                transport: "UDP",
-                host: "",
-                port: None,
-                branch: "",
-                rport: false,
-            },
+            via: SentBy::FILLED_BY_ENDPOINT,
             max_forwards: 70,
             to: Address {
                 display: None,

@@ -71,13 +71,7 @@ fn options_to(uri: &str) -> RequestParts<'_> {
     RequestParts {
         method: "OPTIONS",
         request_uri: uri,
-        via: SentBy {
-            transport: "UDP",
-            host: "",
-            port: None,
-            branch: "",
-            rport: false,
-        },
+        via: SentBy::FILLED_BY_ENDPOINT,
         max_forwards: 70,
         to: Address {
             display: None,

@@ -76,6 +76,18 @@ pub struct SentBy<'a> {
     pub rport: bool,
 }
 
+impl SentBy<'static> {
+    /// The Via of a request handed to the endpoint, which writes the real one (sent-by,
+    /// branch, rport) when it sends (§8.1.1.7, §18.1.1).
+    pub const FILLED_BY_ENDPOINT: SentBy<'static> = SentBy {
+        transport: "UDP",
+        host: "",
+        port: None,
+        branch: "",
+        rport: false,
+    };
+}
+
 /// A display name, URI and tag for From or To.
 #[derive(Clone, Copy, Debug)]
 pub struct Address<'a> {

@@ -717,7 +717,7 @@ pub(super) fn outside_dialog<'a>(
     RequestParts {
         method,
         request_uri: to,
-        via: placeholder_via(),
+        via: SentBy::FILLED_BY_ENDPOINT,
         max_forwards: 70,
         to: Address {
             display: None,
@@ -736,17 +736,6 @@ pub(super) fn outside_dialog<'a>(
         extra: &[],
         content_type: None,
         body: b"",
-    }
-}
-
-fn placeholder_via() -> SentBy<'static> {
-    // The endpoint writes the real Via (sent-by, branch) when it sends.
-    SentBy {
-        transport: "UDP",
-        host: "",
-        port: None,
-        branch: "",
-        rport: false,
     }
 }
 

@@ -461,14 +461,7 @@ impl Registration {
             parts: RequestParts {
                 method: "REGISTER",
                 request_uri: cfg.registrar,
-                // The endpoint writes the Via (sent-by, branch, rport) itself.
-                via: SentBy {
-                    transport: "UDP",
-                    host: "",
-                    port: None,
-                    branch: "",
-                    rport: false,
-                },
+                via: SentBy::FILLED_BY_ENDPOINT,
                 max_forwards: 70,
                 to: Address {
                     display,
