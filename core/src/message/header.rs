@@ -455,7 +455,7 @@ impl<'b> Header<'b> {
     /// The name as written, as `str`: always `Some` for a header the parser produced (a
     /// `token` is ASCII), `None` only for a hand-built header whose name is not UTF-8.
     pub fn name_str(&self) -> Option<&'b str> {
-        core::str::from_utf8(self.raw_name).ok()
+        super::lex::ascii(self.raw_name)
     }
 
     /// Whether this header is called `name` (case-insensitive; compact forms count).

@@ -21,7 +21,7 @@
 use core::fmt;
 use core::net::{Ipv4Addr, Ipv6Addr};
 
-use super::lex::{find_byte, hex_pair, parse_u64};
+use super::lex::{self, find_byte, hex_pair, parse_u64};
 use super::params::Params;
 
 /// URI scheme.
@@ -805,7 +805,7 @@ impl<'b> Uri<'b> {
             return None;
         }
         Some(Uri {
-            raw: core::str::from_utf8(s).ok()?,
+            raw: lex::ascii(s)?,
             user,
             password: Part::NONE,
             params: Part::new((params_start, i)),
@@ -854,7 +854,7 @@ impl<'b> Uri<'b> {
             Scheme::Tel | Scheme::Other => parse_other(s, body)?,
         };
         // Every byte accepted above is ASCII, so this cannot fail; it is still checked.
-        let raw = core::str::from_utf8(s).map_err(|_| UriError::IllegalChar)?;
+        let raw = lex::ascii(s).ok_or(UriError::IllegalChar)?;
         Ok(Uri {
             raw,
             user: Part::opt(parts.user),
@@ -1257,7 +1257,7 @@ pub(crate) fn parse_host_port<'b>(
     let start = c.pos();
     let (raw, end) = parse_host(s, start).ok()?;
     let host = match raw {
-        RawHost::Name((a, b)) => Host::Name(core::str::from_utf8(s.get(a..b)?).ok()?),
+        RawHost::Name((a, b)) => Host::Name(lex::ascii(s.get(a..b)?)?),
         RawHost::V4(a) => Host::Ipv4(a),
         RawHost::V6(a) => Host::Ipv6(a),
     };
