@@ -16,6 +16,7 @@ use super::builder::{ResponseError, ResponseParts};
 use super::error::ParseError;
 use super::header::{Header, HeaderName};
 use super::headers::{self, Contact, MediaRange, Tokens};
+use super::lex;
 use super::parser::{Message, Version};
 use super::uri::Scheme;
 use super::writer::Writer;
@@ -367,10 +368,12 @@ impl Policy<'_> {
     /// it accepts for the answer must include one we could send (RFC 4475 §3.3.15).
     fn check_body(&self, msg: &Message<'_, '_>) -> Result<(), Rejection> {
         let accepted = |ty: &str, sub: &str| {
-            self.accept.iter().any(|a| match a.split_once('/') {
-                Some((t, s)) => t.eq_ignore_ascii_case(ty) && s.eq_ignore_ascii_case(sub),
-                None => false,
-            })
+            self.accept
+                .iter()
+                .any(|a| match lex::split_once_byte(a, b'/') {
+                    Some((t, s)) => t.eq_ignore_ascii_case(ty) && s.eq_ignore_ascii_case(sub),
+                    None => false,
+                })
         };
         if !msg.body().is_empty() {
             match msg.content_type() {
@@ -393,7 +396,7 @@ impl Policy<'_> {
                 .any(|r| {
                     self.accept
                         .iter()
-                        .filter_map(|a| a.split_once('/'))
+                        .filter_map(|a| lex::split_once_byte(a, b'/'))
                         .any(|(t, s)| r.matches(t, s))
                 });
             if !ok {
