@@ -1,5 +1,10 @@
 //! The transaction table: fixed-capacity slots with O(1) lookup by key and an indexed
 //! min-heap of deadlines, all inside the slots the caller provides (no other memory).
+//!
+//! With the `small-code` feature there is no heap: the earliest deadline is found by a scan
+//! of the slots (a firmware's table has a handful), smaller in flash and slower on a large
+//! table. Of several deadlines at the same instant, the scan gives the lowest slot's first
+//! where the heap gives any one of them; the timers fire all the same.
 
 use super::key::TransactionKey;
 use crate::storage::Storage;
@@ -27,8 +32,10 @@ pub struct Slot<T> {
     cells: [u32; CELLS],
     deadline: Option<Instant>,
     /// This slot's position in the heap (NONE if not queued).
+    #[cfg(not(feature = "small-code"))]
     heap_pos: u32,
     /// The slot index at heap position `self's index` (the heap array, stored in the slots).
+    #[cfg(not(feature = "small-code"))]
     heap_item: u32,
 }
 
@@ -41,7 +48,9 @@ impl<T> Default for Slot<T> {
             next_free: NONE,
             cells: [NONE; CELLS],
             deadline: None,
+            #[cfg(not(feature = "small-code"))]
             heap_pos: NONE,
+            #[cfg(not(feature = "small-code"))]
             heap_item: NONE,
         }
     }
@@ -57,6 +66,7 @@ pub struct Table<'s, T> {
     slots: Storage<'s, Slot<T>>,
     free_head: u32,
     len: usize,
+    #[cfg(not(feature = "small-code"))]
     heap_len: usize,
 }
 
@@ -69,8 +79,11 @@ impl<'s, T> Table<'s, T> {
         for (i, s) in slots.iter_mut().enumerate() {
             s.value = None;
             s.cells = [NONE; CELLS];
-            s.heap_pos = NONE;
-            s.heap_item = NONE;
+            #[cfg(not(feature = "small-code"))]
+            {
+                s.heap_pos = NONE;
+                s.heap_item = NONE;
+            }
             s.deadline = None;
             s.next_free = if i + 1 < n { (i + 1) as u32 } else { NONE };
         }
@@ -78,6 +91,7 @@ impl<'s, T> Table<'s, T> {
             free_head: if n > 0 { 0 } else { NONE },
             slots,
             len: 0,
+            #[cfg(not(feature = "small-code"))]
             heap_len: 0,
         }
     }
@@ -273,7 +287,23 @@ impl<'s, T> Table<'s, T> {
         value
     }
 
+    /// Every live entry, for inspection.
+    pub fn iter(&self) -> impl Iterator<Item = (SlotId, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| {
+                (
+                    SlotId {
+                        index: i as u32,
+                        gen: s.gen,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
     /// Sets (or clears) the entry's deadline.
+    #[cfg(not(feature = "small-code"))]
     pub fn set_deadline(&mut self, id: SlotId, deadline: Option<Instant>) {
         if self.get(id).is_none() {
             return;
@@ -306,6 +336,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The earliest deadline of any entry.
+    #[cfg(not(feature = "small-code"))]
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.heap_len == 0 {
             return None;
@@ -316,6 +347,7 @@ impl<'s, T> Table<'s, T> {
 
     /// An entry whose deadline is at or before `now`, if any (its deadline stays set: the
     /// caller fires it and sets the next one).
+    #[cfg(not(feature = "small-code"))]
     pub fn due(&self, now: Instant) -> Option<SlotId> {
         let d = self.next_deadline()?;
         if d > now {
@@ -328,30 +360,18 @@ impl<'s, T> Table<'s, T> {
         })
     }
 
-    /// Every live entry, for inspection.
-    pub fn iter(&self) -> impl Iterator<Item = (SlotId, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.value.as_ref().map(|v| {
-                (
-                    SlotId {
-                        index: i as u32,
-                        gen: s.gen,
-                    },
-                    v,
-                )
-            })
-        })
-    }
-
+    #[cfg(not(feature = "small-code"))]
     fn key_at(&self, p: usize) -> Option<Instant> {
         self.slots[self.slots[p].heap_item as usize].deadline
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_set(&mut self, p: usize, item: u32) {
         self.slots[p].heap_item = item;
         self.slots[item as usize].heap_pos = p as u32;
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_swap(&mut self, a: usize, b: usize) {
         let ia = self.slots[a].heap_item;
         let ib = self.slots[b].heap_item;
@@ -359,6 +379,7 @@ impl<'s, T> Table<'s, T> {
         self.heap_set(b, ia);
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn sift_up(&mut self, mut p: usize) {
         while p > 0 {
             let parent = (p - 1) / 2;
@@ -371,6 +392,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn sift_down(&mut self, mut p: usize) {
         loop {
             let l = 2 * p + 1;
@@ -390,6 +412,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_remove(&mut self, p: usize) {
         let last = self.heap_len - 1;
         let item = self.slots[p].heap_item;
@@ -403,6 +426,51 @@ impl<'s, T> Table<'s, T> {
             self.sift_up(p);
             self.sift_down(p);
         }
+    }
+
+    /// Sets (or clears) the entry's deadline (feature `small-code`: kept in its slot only).
+    #[cfg(feature = "small-code")]
+    pub fn set_deadline(&mut self, id: SlotId, deadline: Option<Instant>) {
+        if self.get(id).is_none() {
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(id.index as usize) {
+            s.deadline = deadline;
+        }
+    }
+
+    /// The slot with the earliest deadline and that deadline (feature `small-code`: a scan;
+    /// of equal deadlines, the lowest slot's). Only live entries have one: `insert` starts
+    /// without, `remove` clears it.
+    #[cfg(feature = "small-code")]
+    fn earliest(&self) -> Option<(usize, Instant)> {
+        let mut best: Option<(usize, Instant)> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(d) = s.deadline {
+                if best.is_none_or(|(_, b)| d < b) {
+                    best = Some((i, d));
+                }
+            }
+        }
+        best
+    }
+
+    /// The earliest deadline of any entry.
+    #[cfg(feature = "small-code")]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.earliest().map(|(_, d)| d)
+    }
+
+    /// An entry whose deadline is at or before `now`, if any (its deadline stays set: the
+    /// caller fires it and sets the next one).
+    #[cfg(feature = "small-code")]
+    pub fn due(&self, now: Instant) -> Option<SlotId> {
+        let (i, d) = self.earliest()?;
+        let s = self.slots.get(i)?;
+        (d <= now).then_some(SlotId {
+            index: i as u32,
+            gen: s.gen,
+        })
     }
 }
 
