@@ -4,7 +4,9 @@
 //! With the `small-code` feature there is no heap: the earliest deadline is found by a scan
 //! of the slots (a firmware's table has a handful), smaller in flash and slower on a large
 //! table. Of several deadlines at the same instant, the scan gives the lowest slot's first
-//! where the heap gives any one of them; the timers fire all the same.
+//! where the heap gives any one of them; the timers fire all the same. Nor is there a key
+//! index: `find` compares the key with each slot's two (same answers; were two entries
+//! filed under one key, the lowest slot's is found where the index finds the first probed).
 
 use super::key::TransactionKey;
 use crate::storage::Storage;
@@ -12,6 +14,7 @@ use crate::time::Instant;
 
 const NONE: u32 = u32::MAX;
 /// Key-index cells per slot: up to two keys per transaction at load factor ≤ 0.5.
+#[cfg(not(feature = "small-code"))]
 const CELLS: usize = 4;
 
 /// A handle to a table entry; stale handles (to a freed and reused slot) are detected.
@@ -29,6 +32,7 @@ pub struct Slot<T> {
     keys: [u64; 2],
     gen: u32,
     next_free: u32,
+    #[cfg(not(feature = "small-code"))]
     cells: [u32; CELLS],
     deadline: Option<Instant>,
     /// This slot's position in the heap (NONE if not queued).
@@ -46,6 +50,7 @@ impl<T> Default for Slot<T> {
             keys: [0; 2],
             gen: 0,
             next_free: NONE,
+            #[cfg(not(feature = "small-code"))]
             cells: [NONE; CELLS],
             deadline: None,
             #[cfg(not(feature = "small-code"))]
@@ -78,9 +83,9 @@ impl<'s, T> Table<'s, T> {
         let n = slots.len().min((NONE >> 2) as usize);
         for (i, s) in slots.iter_mut().enumerate() {
             s.value = None;
-            s.cells = [NONE; CELLS];
             #[cfg(not(feature = "small-code"))]
             {
+                s.cells = [NONE; CELLS];
                 s.heap_pos = NONE;
                 s.heap_item = NONE;
             }
@@ -111,18 +116,22 @@ impl<'s, T> Table<'s, T> {
         self.slots.len()
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn cell_count(&self) -> usize {
         self.slots.len() * CELLS
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn cell(&self, c: usize) -> u32 {
         self.slots[c / CELLS].cells[c % CELLS]
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn set_cell(&mut self, c: usize, v: u32) {
         self.slots[c / CELLS].cells[c % CELLS] = v;
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn home(&self, key: u64) -> usize {
         let n = self.cell_count();
         // The key folded to 32 bits when the cell count fits them (always, on a 32-bit core,
@@ -165,10 +174,12 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The key a cell's entry was filed under: cells hold `slot << 1 | which key`.
+    #[cfg(not(feature = "small-code"))]
     fn cell_key(&self, v: u32) -> u64 {
         self.slots[(v >> 1) as usize].keys[(v & 1) as usize]
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn index_insert(&mut self, key: u64, index: u32) {
         let which = u32::from(self.slots[index as usize].keys[1] == key && key != 0);
         let n = self.cell_count();
@@ -183,6 +194,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn index_remove(&mut self, key: u64, index: u32) {
         let n = self.cell_count();
         let mut c = self.home(key);
@@ -224,6 +236,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// Finds the entry with this key.
+    #[cfg(not(feature = "small-code"))]
     pub fn find(&self, key: TransactionKey) -> Option<SlotId> {
         let n = self.cell_count();
         if n == 0 {
@@ -247,6 +260,29 @@ impl<'s, T> Table<'s, T> {
         }
         None
     }
+
+    /// Finds the entry with this key (feature `small-code`: a scan of the slots' keys; a
+    /// second key of 0 is no alias).
+    #[cfg(feature = "small-code")]
+    pub fn find(&self, key: TransactionKey) -> Option<SlotId> {
+        let k = key.0;
+        self.slots
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.value.is_some() && (s.keys[0] == k || (k != 0 && s.keys[1] == k)))
+            .map(|(i, s)| SlotId {
+                index: i as u32,
+                gen: s.gen,
+            })
+    }
+
+    /// Feature `small-code`: no index to update; `find` reads the slots' keys.
+    #[cfg(feature = "small-code")]
+    fn index_insert(&mut self, _key: u64, _index: u32) {}
+
+    /// Feature `small-code`: no index to update.
+    #[cfg(feature = "small-code")]
+    fn index_remove(&mut self, _key: u64, _index: u32) {}
 
     /// The entry, if the handle is current.
     #[cfg_attr(feature = "small-code", inline(never))]
