@@ -26,14 +26,22 @@ use super::writer::Writer;
 pub struct Rejection {
     /// The status code to answer with.
     pub code: u16,
-    /// A reason phrase naming the problem.
+    /// A reason phrase naming the problem (for a 400, "Bad Request" without feature
+    /// `detailed-reasons`).
     pub reason: &'static str,
     /// The header at fault, if one is.
     pub header: Option<HeaderName>,
 }
 
 impl Rejection {
-    const fn new(code: u16, reason: &'static str, header: Option<HeaderName>) -> Self {
+    /// Without feature `detailed-reasons` a 400's `reason` is "Bad Request" (§21.4.1), not
+    /// the phrase naming the problem.
+    pub(crate) const fn new(code: u16, reason: &'static str, header: Option<HeaderName>) -> Self {
+        let reason = if code == 400 && !cfg!(feature = "detailed-reasons") {
+            "Bad Request"
+        } else {
+            reason
+        };
         Rejection {
             code,
             reason,
