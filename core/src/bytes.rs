@@ -55,7 +55,9 @@ fn move_bytes(buf: &mut [u8], from: usize, to: usize, len: usize) {
 /// phrases (§21) as one string and an index, smaller in flash than a `match` returning
 /// string constants (each arm a pointer and a length).
 pub(crate) fn nth_phrase(list: &'static str, i: usize) -> &'static str {
-    list.split('|').nth(i).unwrap_or("")
+    crate::message::lex::split_byte(list, b'|')
+        .nth(i)
+        .unwrap_or("")
 }
 
 #[cfg(test)]

@@ -38,7 +38,7 @@ use sipwire_core::message::validate::Policy;
 use sipwire_core::time::Instant;
 use sipwire_core::transaction::{Slot, TimerConfig};
 use sipwire_core::transport::Transport;
-use sipwire_core::ua::{Call, CallId, CallState, UaConfig, UaEvent, UserAgent};
+use sipwire_core::ua::{Call, CallId, UaConfig, UaEvent, UserAgent};
 
 mod vectors;
 
@@ -429,12 +429,9 @@ fn main() -> ! {
                         }
                     }
                 }
-                // The 2xx carried the offer (our INVITE had none): answer in the ACK.
-                UaEvent::Answered { call } if ua.state(call) == Some(CallState::AwaitingAck) => {
-                    if let Some(sdp) = local_sdp(ua, call, 1) {
-                        count(ua.ack(now, call, sdp.as_slice()));
-                    }
-                }
+                // No arm for `Answered`: the phone's INVITE always carries its offer (Dial
+                // above), so the UA ACKs the 2xx itself (§13.2.2.4) and a call never waits in
+                // `CallState::AwaitingAck` for `ua.ack` (a delayed offer, which we never make).
                 // The peer holds or resumes: accept with our answer, or refuse with 488.
                 UaEvent::Reinvite { call } => match local_sdp(ua, call, 2) {
                     Some(sdp) => {

@@ -103,11 +103,8 @@ impl Endpoint<'_> {
             // dropped.
             #[cfg(not(feature = "rfc2543"))]
             if method != "ACK" {
-                let r = Rejection {
-                    code: 400,
-                    reason: "RFC 2543 Request Not Supported",
-                    header: None,
-                };
+                // "Bad Request" without feature `detailed-reasons`.
+                let r = Rejection::new(400, "RFC 2543 Request Not Supported", None);
                 self.answer_stateless(msg.headers(), r, transport, local, remote);
             }
             return;

@@ -55,8 +55,16 @@ impl ParseError {
         }
     }
 
-    /// A short reason phrase for the answer, naming what was wrong.
+    /// A short reason phrase for the answer, naming what was wrong. Without feature
+    /// `detailed-reasons`, the status code's own phrase (§21.4.1 "Bad Request", §21.5.14
+    /// "Message Too Large").
     pub fn reason(&self) -> &'static str {
+        if !cfg!(feature = "detailed-reasons") {
+            return match self.status_code() {
+                Some(513) => "Message Too Large",
+                _ => "Bad Request",
+            };
+        }
         let i = match self {
             ParseError::BadStartLine => 0,
             ParseError::BadMethod => 1,

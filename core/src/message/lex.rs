@@ -222,6 +222,45 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         .map(|p| from + p)
 }
 
+/// Splits `s` at its first `sep`, an ASCII byte: the text before and after it, or `None`
+/// if there is none. Like `str::split_once` with a `char` pattern, but a byte search
+/// ([`find_byte`]), so that no `char` searcher or `memchr` is linked for it.
+pub(crate) fn split_once_byte(s: &str, sep: u8) -> Option<(&str, &str)> {
+    let i = find_byte(s.as_bytes(), 0, sep)?;
+    // An ASCII byte is a character boundary on both sides: neither `get` fails.
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
+/// The pieces of `s` between the `sep`s (an ASCII byte), like `str::split` with a `char`
+/// pattern: `""` gives one empty piece, a trailing `sep` a last empty one.
+pub(crate) fn split_byte(s: &str, sep: u8) -> SplitByte<'_> {
+    SplitByte { rest: Some(s), sep }
+}
+
+/// The iterator of [`split_byte`].
+pub(crate) struct SplitByte<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitByte<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        match split_once_byte(s, self.sep) {
+            Some((piece, rest)) => {
+                self.rest = Some(rest);
+                Some(piece)
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
+}
+
 /// A `token` as `str`. The tokens nearly every message holds (the methods of RFC 3261 §27.4
 /// and the usual Via protocol, version and transports) are matched to constants of the same
 /// text first, which is cheaper than checking UTF-8; any other slice goes through

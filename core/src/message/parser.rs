@@ -484,7 +484,10 @@ fn parse_start_line(line: &[u8]) -> Result<StartLine<'_>, ParseError> {
     let uri_bytes = &rest[..sp2];
     let version_bytes = &rest[sp2 + 1..];
     // Exactly one SP each side of the Request-URI, none after the version.
-    if uri_bytes.is_empty() || version_bytes.is_empty() || version_bytes.contains(&b' ') {
+    if uri_bytes.is_empty()
+        || version_bytes.is_empty()
+        || lex::find_byte(version_bytes, 0, b' ').is_some()
+    {
         return Err(ParseError::BadStartLine);
     }
     let version = match version_bytes {

@@ -16,6 +16,7 @@ use super::builder::{ResponseError, ResponseParts};
 use super::error::ParseError;
 use super::header::{Header, HeaderName};
 use super::headers::{self, Contact, MediaRange, Tokens};
+use super::lex;
 use super::parser::{Message, Version};
 use super::uri::Scheme;
 use super::writer::Writer;
@@ -25,14 +26,22 @@ use super::writer::Writer;
 pub struct Rejection {
     /// The status code to answer with.
     pub code: u16,
-    /// A reason phrase naming the problem.
+    /// A reason phrase naming the problem (for a 400, "Bad Request" without feature
+    /// `detailed-reasons`).
     pub reason: &'static str,
     /// The header at fault, if one is.
     pub header: Option<HeaderName>,
 }
 
 impl Rejection {
-    const fn new(code: u16, reason: &'static str, header: Option<HeaderName>) -> Self {
+    /// Without feature `detailed-reasons` a 400's `reason` is "Bad Request" (§21.4.1), not
+    /// the phrase naming the problem.
+    pub(crate) const fn new(code: u16, reason: &'static str, header: Option<HeaderName>) -> Self {
+        let reason = if code == 400 && !cfg!(feature = "detailed-reasons") {
+            "Bad Request"
+        } else {
+            reason
+        };
         Rejection {
             code,
             reason,
@@ -367,10 +376,12 @@ impl Policy<'_> {
     /// it accepts for the answer must include one we could send (RFC 4475 §3.3.15).
     fn check_body(&self, msg: &Message<'_, '_>) -> Result<(), Rejection> {
         let accepted = |ty: &str, sub: &str| {
-            self.accept.iter().any(|a| match a.split_once('/') {
-                Some((t, s)) => t.eq_ignore_ascii_case(ty) && s.eq_ignore_ascii_case(sub),
-                None => false,
-            })
+            self.accept
+                .iter()
+                .any(|a| match lex::split_once_byte(a, b'/') {
+                    Some((t, s)) => t.eq_ignore_ascii_case(ty) && s.eq_ignore_ascii_case(sub),
+                    None => false,
+                })
         };
         if !msg.body().is_empty() {
             match msg.content_type() {
@@ -393,7 +404,7 @@ impl Policy<'_> {
                 .any(|r| {
                     self.accept
                         .iter()
-                        .filter_map(|a| a.split_once('/'))
+                        .filter_map(|a| lex::split_once_byte(a, b'/'))
                         .any(|(t, s)| r.matches(t, s))
                 });
             if !ok {

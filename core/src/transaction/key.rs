@@ -32,20 +32,23 @@ pub(crate) struct KeyHasher {
 }
 
 impl KeyHasher {
+    // Out of line with `small-code`: it is called for every key, from several places.
+    #[cfg_attr(feature = "small-code", inline(never))]
     pub(crate) fn new(k0: u64, k1: u64, kind: KeyKind) -> Self {
-        let mut h = KeyHasher {
+        KeyHasher {
             v: [
                 k0 ^ 0x736f_6d65_7073_6575,
                 k1 ^ 0x646f_7261_6e64_6f6d,
                 k0 ^ 0x6c79_6765_6e65_7261,
                 k1 ^ 0x7465_6462_7974_6573,
             ],
-            tail: 0,
-            ntail: 0,
-            len: 0,
-        };
-        h.write(&[kind as u8]);
-        h
+            // The kind byte already fed, as `write(&[kind as u8])` would: the first byte of
+            // the tail, one byte long (no zeroed fields: a zero-filled start costs a
+            // `memclr` call on 32-bit targets).
+            tail: kind as u64,
+            ntail: 1,
+            len: 1,
+        }
     }
 
     #[inline]

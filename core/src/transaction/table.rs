@@ -1,5 +1,12 @@
 //! The transaction table: fixed-capacity slots with O(1) lookup by key and an indexed
 //! min-heap of deadlines, all inside the slots the caller provides (no other memory).
+//!
+//! With the `small-code` feature there is no heap: the earliest deadline is found by a scan
+//! of the slots (a firmware's table has a handful), smaller in flash and slower on a large
+//! table. Of several deadlines at the same instant, the scan gives the lowest slot's first
+//! where the heap gives any one of them; the timers fire all the same. Nor is there a key
+//! index: `find` compares the key with each slot's two (same answers; were two entries
+//! filed under one key, the lowest slot's is found where the index finds the first probed).
 
 use super::key::TransactionKey;
 use crate::storage::Storage;
@@ -7,6 +14,7 @@ use crate::time::Instant;
 
 const NONE: u32 = u32::MAX;
 /// Key-index cells per slot: up to two keys per transaction at load factor ≤ 0.5.
+#[cfg(not(feature = "small-code"))]
 const CELLS: usize = 4;
 
 /// A handle to a table entry; stale handles (to a freed and reused slot) are detected.
@@ -24,11 +32,14 @@ pub struct Slot<T> {
     keys: [u64; 2],
     gen: u32,
     next_free: u32,
+    #[cfg(not(feature = "small-code"))]
     cells: [u32; CELLS],
     deadline: Option<Instant>,
     /// This slot's position in the heap (NONE if not queued).
+    #[cfg(not(feature = "small-code"))]
     heap_pos: u32,
     /// The slot index at heap position `self's index` (the heap array, stored in the slots).
+    #[cfg(not(feature = "small-code"))]
     heap_item: u32,
 }
 
@@ -39,9 +50,12 @@ impl<T> Default for Slot<T> {
             keys: [0; 2],
             gen: 0,
             next_free: NONE,
+            #[cfg(not(feature = "small-code"))]
             cells: [NONE; CELLS],
             deadline: None,
+            #[cfg(not(feature = "small-code"))]
             heap_pos: NONE,
+            #[cfg(not(feature = "small-code"))]
             heap_item: NONE,
         }
     }
@@ -57,6 +71,7 @@ pub struct Table<'s, T> {
     slots: Storage<'s, Slot<T>>,
     free_head: u32,
     len: usize,
+    #[cfg(not(feature = "small-code"))]
     heap_len: usize,
 }
 
@@ -68,9 +83,12 @@ impl<'s, T> Table<'s, T> {
         let n = slots.len().min((NONE >> 2) as usize);
         for (i, s) in slots.iter_mut().enumerate() {
             s.value = None;
-            s.cells = [NONE; CELLS];
-            s.heap_pos = NONE;
-            s.heap_item = NONE;
+            #[cfg(not(feature = "small-code"))]
+            {
+                s.cells = [NONE; CELLS];
+                s.heap_pos = NONE;
+                s.heap_item = NONE;
+            }
             s.deadline = None;
             s.next_free = if i + 1 < n { (i + 1) as u32 } else { NONE };
         }
@@ -78,6 +96,7 @@ impl<'s, T> Table<'s, T> {
             free_head: if n > 0 { 0 } else { NONE },
             slots,
             len: 0,
+            #[cfg(not(feature = "small-code"))]
             heap_len: 0,
         }
     }
@@ -97,18 +116,22 @@ impl<'s, T> Table<'s, T> {
         self.slots.len()
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn cell_count(&self) -> usize {
         self.slots.len() * CELLS
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn cell(&self, c: usize) -> u32 {
         self.slots[c / CELLS].cells[c % CELLS]
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn set_cell(&mut self, c: usize, v: u32) {
         self.slots[c / CELLS].cells[c % CELLS] = v;
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn home(&self, key: u64) -> usize {
         let n = self.cell_count();
         // The key folded to 32 bits when the cell count fits them (always, on a 32-bit core,
@@ -151,10 +174,12 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The key a cell's entry was filed under: cells hold `slot << 1 | which key`.
+    #[cfg(not(feature = "small-code"))]
     fn cell_key(&self, v: u32) -> u64 {
         self.slots[(v >> 1) as usize].keys[(v & 1) as usize]
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn index_insert(&mut self, key: u64, index: u32) {
         let which = u32::from(self.slots[index as usize].keys[1] == key && key != 0);
         let n = self.cell_count();
@@ -169,6 +194,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn index_remove(&mut self, key: u64, index: u32) {
         let n = self.cell_count();
         let mut c = self.home(key);
@@ -210,6 +236,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// Finds the entry with this key.
+    #[cfg(not(feature = "small-code"))]
     pub fn find(&self, key: TransactionKey) -> Option<SlotId> {
         let n = self.cell_count();
         if n == 0 {
@@ -233,6 +260,29 @@ impl<'s, T> Table<'s, T> {
         }
         None
     }
+
+    /// Finds the entry with this key (feature `small-code`: a scan of the slots' keys; a
+    /// second key of 0 is no alias).
+    #[cfg(feature = "small-code")]
+    pub fn find(&self, key: TransactionKey) -> Option<SlotId> {
+        let k = key.0;
+        self.slots
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.value.is_some() && (s.keys[0] == k || (k != 0 && s.keys[1] == k)))
+            .map(|(i, s)| SlotId {
+                index: i as u32,
+                gen: s.gen,
+            })
+    }
+
+    /// Feature `small-code`: no index to update; `find` reads the slots' keys.
+    #[cfg(feature = "small-code")]
+    fn index_insert(&mut self, _key: u64, _index: u32) {}
+
+    /// Feature `small-code`: no index to update.
+    #[cfg(feature = "small-code")]
+    fn index_remove(&mut self, _key: u64, _index: u32) {}
 
     /// The entry, if the handle is current.
     #[cfg_attr(feature = "small-code", inline(never))]
@@ -273,7 +323,23 @@ impl<'s, T> Table<'s, T> {
         value
     }
 
+    /// Every live entry, for inspection.
+    pub fn iter(&self) -> impl Iterator<Item = (SlotId, &T)> {
+        self.slots.iter().enumerate().filter_map(|(i, s)| {
+            s.value.as_ref().map(|v| {
+                (
+                    SlotId {
+                        index: i as u32,
+                        gen: s.gen,
+                    },
+                    v,
+                )
+            })
+        })
+    }
+
     /// Sets (or clears) the entry's deadline.
+    #[cfg(not(feature = "small-code"))]
     pub fn set_deadline(&mut self, id: SlotId, deadline: Option<Instant>) {
         if self.get(id).is_none() {
             return;
@@ -306,6 +372,7 @@ impl<'s, T> Table<'s, T> {
     }
 
     /// The earliest deadline of any entry.
+    #[cfg(not(feature = "small-code"))]
     pub fn next_deadline(&self) -> Option<Instant> {
         if self.heap_len == 0 {
             return None;
@@ -316,6 +383,7 @@ impl<'s, T> Table<'s, T> {
 
     /// An entry whose deadline is at or before `now`, if any (its deadline stays set: the
     /// caller fires it and sets the next one).
+    #[cfg(not(feature = "small-code"))]
     pub fn due(&self, now: Instant) -> Option<SlotId> {
         let d = self.next_deadline()?;
         if d > now {
@@ -328,30 +396,18 @@ impl<'s, T> Table<'s, T> {
         })
     }
 
-    /// Every live entry, for inspection.
-    pub fn iter(&self) -> impl Iterator<Item = (SlotId, &T)> {
-        self.slots.iter().enumerate().filter_map(|(i, s)| {
-            s.value.as_ref().map(|v| {
-                (
-                    SlotId {
-                        index: i as u32,
-                        gen: s.gen,
-                    },
-                    v,
-                )
-            })
-        })
-    }
-
+    #[cfg(not(feature = "small-code"))]
     fn key_at(&self, p: usize) -> Option<Instant> {
         self.slots[self.slots[p].heap_item as usize].deadline
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_set(&mut self, p: usize, item: u32) {
         self.slots[p].heap_item = item;
         self.slots[item as usize].heap_pos = p as u32;
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_swap(&mut self, a: usize, b: usize) {
         let ia = self.slots[a].heap_item;
         let ib = self.slots[b].heap_item;
@@ -359,6 +415,7 @@ impl<'s, T> Table<'s, T> {
         self.heap_set(b, ia);
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn sift_up(&mut self, mut p: usize) {
         while p > 0 {
             let parent = (p - 1) / 2;
@@ -371,6 +428,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn sift_down(&mut self, mut p: usize) {
         loop {
             let l = 2 * p + 1;
@@ -390,6 +448,7 @@ impl<'s, T> Table<'s, T> {
         }
     }
 
+    #[cfg(not(feature = "small-code"))]
     fn heap_remove(&mut self, p: usize) {
         let last = self.heap_len - 1;
         let item = self.slots[p].heap_item;
@@ -403,6 +462,51 @@ impl<'s, T> Table<'s, T> {
             self.sift_up(p);
             self.sift_down(p);
         }
+    }
+
+    /// Sets (or clears) the entry's deadline (feature `small-code`: kept in its slot only).
+    #[cfg(feature = "small-code")]
+    pub fn set_deadline(&mut self, id: SlotId, deadline: Option<Instant>) {
+        if self.get(id).is_none() {
+            return;
+        }
+        if let Some(s) = self.slots.get_mut(id.index as usize) {
+            s.deadline = deadline;
+        }
+    }
+
+    /// The slot with the earliest deadline and that deadline (feature `small-code`: a scan;
+    /// of equal deadlines, the lowest slot's). Only live entries have one: `insert` starts
+    /// without, `remove` clears it.
+    #[cfg(feature = "small-code")]
+    fn earliest(&self) -> Option<(usize, Instant)> {
+        let mut best: Option<(usize, Instant)> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(d) = s.deadline {
+                if best.is_none_or(|(_, b)| d < b) {
+                    best = Some((i, d));
+                }
+            }
+        }
+        best
+    }
+
+    /// The earliest deadline of any entry.
+    #[cfg(feature = "small-code")]
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.earliest().map(|(_, d)| d)
+    }
+
+    /// An entry whose deadline is at or before `now`, if any (its deadline stays set: the
+    /// caller fires it and sets the next one).
+    #[cfg(feature = "small-code")]
+    pub fn due(&self, now: Instant) -> Option<SlotId> {
+        let (i, d) = self.earliest()?;
+        let s = self.slots.get(i)?;
+        (d <= now).then_some(SlotId {
+            index: i as u32,
+            gen: s.gen,
+        })
     }
 }
 

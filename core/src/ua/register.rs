@@ -543,25 +543,19 @@ impl Registration {
     /// A refresh or retry waits while a REGISTER is outstanding.
     pub fn on_timeout(&mut self, now: Instant) -> Option<RegistrationAction> {
         let idle = self.pending.is_none();
-        let timers = [
-            (
-                self.refresh_at.filter(|_| idle),
-                RegistrationAction::Refresh,
-            ),
-            (self.retry_at.filter(|_| idle), RegistrationAction::Retry),
-            (self.binding.map(|b| b.until), RegistrationAction::Expired),
-        ];
-        // The earliest due timer; of several due at once, the first listed.
-        let mut due: Option<(Instant, RegistrationAction)> = None;
-        for (at, action) in timers {
-            match at {
-                Some(at) if at <= now && due.is_none_or(|(d, _)| at < d) => {
-                    due = Some((at, action));
-                }
-                _ => {}
-            }
-        }
-        let (_, action) = due?;
+        let refresh = self.refresh_at.filter(|_| idle);
+        let retry = self.retry_at.filter(|_| idle);
+        let expiry = self.binding.map(|b| b.until);
+        // The earliest due timer; of several due at once, the first listed (refresh, retry,
+        // expiry): the earliest of all three is due if any is.
+        let earliest = crate::time::earliest([refresh, retry, expiry]).filter(|&at| at <= now)?;
+        let action = if refresh == Some(earliest) {
+            RegistrationAction::Refresh
+        } else if retry == Some(earliest) {
+            RegistrationAction::Retry
+        } else {
+            RegistrationAction::Expired
+        };
         match action {
             RegistrationAction::Refresh => self.refresh_at = None,
             RegistrationAction::Retry => self.retry_at = None,

@@ -92,7 +92,7 @@ impl<'b> NameAddr<'b> {
             // addr-spec alone: a URI with `;`, `?` or `,` must be bracketed (§20.10), so the
             // URI ends at the first `;`, `,` or white space, and `?` may not appear.
             let inner = c.take_while(|b| b != b';' && b != b',' && !lex::is(b, lex::LWS));
-            if inner.contains(&b'?') {
+            if lex::find_byte(inner, 0, b'?').is_some() {
                 return None;
             }
             Uri::parse(inner).ok()?
