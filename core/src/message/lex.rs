@@ -142,7 +142,8 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
 /// (branch, tags, Call-ID, host names, URIs). Anything else goes through `from_utf8`.
 #[inline]
 pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
-    if s.is_ascii() {
+    // The shortcut is for speed: `small-code` (firmware) validates every slice the one way.
+    if !cfg!(feature = "small-code") && s.is_ascii() {
         // The core's one `unsafe` (see lib.rs).
         #[allow(unsafe_code)]
         // SAFETY: every byte is below 0x80, and a sequence of ASCII bytes is valid UTF-8
