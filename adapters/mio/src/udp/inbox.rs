@@ -33,11 +33,6 @@ impl Inbox {
         }
     }
 
-    /// The most datagrams one [`recv`](Self::recv) reads.
-    pub(crate) fn batch(&self) -> usize {
-        self.buffers.len() / DATAGRAM
-    }
-
     /// Reads the datagrams waiting on `socket`, up to a batch; `Ok(n)` with `n` at least one,
     /// or the error of the first read (`WouldBlock` when none is waiting).
     pub(crate) fn recv(&mut self, socket: &UdpSocket) -> io::Result<usize> {
@@ -51,7 +46,7 @@ impl Inbox {
     /// again would only return `WouldBlock`: datagrams that arrive later make the
     /// (edge-triggered) poll report the socket again.
     ///
-    /// On Linux a batch shorter than [`batch`](Self::batch) means that: `recvmmsg` stops
+    /// On Linux a batch shorter than the inbox's batch size means that: `recvmmsg` stops
     /// early only at an empty queue or at an error, and an unconnected UDP socket without
     /// `IP_RECVERR` is given no ICMP error to stop at (udp(7)). Elsewhere the batch ends at
     /// the first `WouldBlock`.
@@ -73,7 +68,7 @@ impl Inbox {
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
 
-        let batch = self.batch();
+        let batch = self.buffers.len() / DATAGRAM;
         let Inbox {
             buffers,
             got,
