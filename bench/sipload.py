@@ -17,7 +17,8 @@ between the last rate that passed and the first that failed. A step passes when 
 of its calls failed or never completed and SIPp created them at the asked rate (the run
 lasted no longer than the duration plus a small slack). Server CPU is utime+stime (and that
 of reaped children) of every process in the server's process group, from /proc, read
-before and after each step. Then the same search with register.xml over a users file.
+before and after each step, and shown split into user and system (kernel) time. Then the
+same search with register.xml over a users file.
 
 Standard library only. Every process it starts is killed at the end, on errors and on
 Ctrl-C. Every command line it runs is written to commands.log in the output directory.
@@ -184,15 +185,18 @@ def on_signal(signum, _frame):
 
 
 def read_stat(pid):
-    """(ppid, pgrp, cpu seconds incl. reaped children) of a process, or None."""
+    """(ppid, pgrp, cpu seconds incl. reaped children, user seconds, system seconds) of a
+    process, or None. User is utime + cutime, system is stime + cstime (kernel time:
+    system calls, and on loopback the delivery of what it sends into the receiver's socket)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             s = f.read()
     except OSError:
         return None
     rest = s[s.rfind(")") + 2 :].split()
-    ticks = sum(int(x) for x in rest[11:15])  # utime stime cutime cstime
-    return int(rest[1]), int(rest[2]), ticks / CLK_TCK
+    utime, stime, cutime, cstime = (int(x) for x in rest[11:15])
+    user, system = (utime + cutime) / CLK_TCK, (stime + cstime) / CLK_TCK
+    return int(rest[1]), int(rest[2]), user + system, user, system
 
 
 def group_pids(pgid):
@@ -207,12 +211,19 @@ def group_pids(pgid):
 
 def group_cpu(pgid):
     """CPU seconds used so far by the process group (live members and those they reaped)."""
-    total = 0.0
+    return group_cpu_split(pgid)[0]
+
+
+def group_cpu_split(pgid):
+    """(total, user, system) CPU seconds used so far by the process group."""
+    total = user = system = 0.0
     for pid in group_pids(pgid):
         st = read_stat(pid)
         if st:
             total += st[2]
-    return total
+            user += st[3]
+            system += st[4]
+    return total, user, system
 
 
 def proc_cpu(pid):
@@ -466,6 +477,10 @@ class Server:
     def cpu(self):
         return group_cpu(self.proc.pid)
 
+    def cpu_split(self):
+        """(total, user, system) CPU seconds of the server's processes so far."""
+        return group_cpu_split(self.proc.pid)
+
     def processes(self):
         return len(group_pids(self.proc.pid))
 
@@ -566,6 +581,8 @@ class Step:
     retrans: int = 0
     wall: float = 0.0
     server_cpu: float = 0.0
+    server_user: float = 0.0  # of server_cpu: user time
+    server_sys: float = 0.0  # of server_cpu: system (kernel) time
     uac_cpu_max: float = 0.0  # largest share of a core used by one SIPp client
     uas_cpu: float = 0.0
     machine_busy: float = 0.0  # share of all cores busy
@@ -587,6 +604,14 @@ class Step:
     @property
     def cpu_per_1000(self):
         return self.server_cpu / self.ok * 1000 if self.ok else None
+
+    @property
+    def user_per_1000(self):
+        return self.server_user / self.ok * 1000 if self.ok else None
+
+    @property
+    def sys_per_1000(self):
+        return self.server_sys / self.ok * 1000 if self.ok else None
 
     def sipp_saturated(self):
         return self.uac_cpu_max >= SIPP_SATURATED or self.uas_cpu >= SIPP_SATURATED
@@ -696,19 +721,21 @@ class Bench:
             specs.append((cmd, sub, stat))
         st = Step(kind, rate, instances)
         st.cmds = [shlex.join(c) for c, _, _ in specs]
-        cpu0 = s.cpu()
+        cpu0, user0, sys0 = s.cpu_split()
         uas0 = proc_cpu(self.uas.pid) if kind == "calls" else 0.0
         mb0 = machine_busy()
         s.sampler.phase = kind
         t0 = time.time()
         results = run_sipp_clients(specs, duration * 2 + 40)
         wall = time.time() - t0
-        cpu1 = s.cpu() if s.alive() else cpu0
+        cpu1, user1, sys1 = s.cpu_split() if s.alive() else (cpu0, user0, sys0)
         uas1 = proc_cpu(self.uas.pid) if kind == "calls" else 0.0
         mb1 = machine_busy()
         st.server_alive = s.alive()
         st.wall = wall
         st.server_cpu = cpu1 - cpu0
+        st.server_user = user1 - user0
+        st.server_sys = sys1 - sys0
         st.uas_cpu = (uas1 - uas0) / wall
         st.uac_cpu_max = max(r.cpu / r.wall for r in results)
         busy = (mb1[0] - mb0[0]) / max(1, mb1[1] - mb0[1])
@@ -758,7 +785,8 @@ class Bench:
         self.steps[kind].append(st)
         log(f"{s.name} {kind:8} rate {rate:>6}/s x{instances}: {st.ok}/{st.total} ok, "
             f"{st.failed} failed, {st.retrans} retrans, wall {wall:.1f}s, server "
-            f"{st.server_cpu / wall * 100:.0f}% core, uac {st.uac_cpu_max * 100:.0f}%, uas "
+            f"{st.server_cpu / wall * 100:.0f}% core (CPU s/1k {fmt(st.cpu_per_1000, '.3f')}: "
+            f"user {fmt(st.user_per_1000, '.3f')} sys {fmt(st.sys_per_1000, '.3f')}), uac {st.uac_cpu_max * 100:.0f}%, uas "
             f"{st.uas_cpu * 100:.0f}%, machine {busy * 100:.0f}% busy -> "
             f"{'PASS' if st.passed else 'FAIL'} {st.note}")
         # Let retransmissions and the server's timers of this step die down.
@@ -923,13 +951,14 @@ def sipp_limit(b):
 
 def step_table(steps, unit):
     rows = [f"| rate/s | SIPp | {unit} | ok | failed | retrans | wall s | server CPU s | "
-            f"CPU s/1k | server %core | UAC %core | UAS %core | machine busy | "
+            f"CPU s/1k | user s/1k | sys s/1k | server %core | UAC %core | UAS %core | machine busy | "
             f"other cores | avg len ms | verdict |",
-            "|" + "---|" * 16]
+            "|" + "---|" * 18]
     for s in steps:
         rows.append(
             f"| {s.rate} | x{s.instances} | {s.total} | {s.ok} | {s.total - s.ok} | {s.retrans} | "
-            f"{s.wall:.1f} | {s.server_cpu:.2f} | {fmt(s.cpu_per_1000)} | "
+            f"{s.wall:.1f} | {s.server_cpu:.2f} | {fmt(s.cpu_per_1000, '.3f')} | "
+            f"{fmt(s.user_per_1000, '.3f')} | {fmt(s.sys_per_1000, '.3f')} | "
             f"{s.server_cpu / s.wall * 100:.0f}% | {s.uac_cpu_max * 100:.0f}% | "
             f"{s.uas_cpu * 100:.0f}% | {s.machine_busy * 100:.0f}% | {s.other_cores:.2f} | "
             f"{s.call_len_ms:.0f} | {'PASS' if s.passed else 'FAIL'}"

@@ -26,6 +26,7 @@
 //! max_message = 4096
 //! tcp_connections = 1024
 //! tcp_idle_secs = 120
+//! udp_batch = 32             # UDP datagrams per recvmmsg / sendmmsg
 //!
 //! [timers]
 //! t1_ms = 500
@@ -89,6 +90,7 @@ struct Capacity {
     max_message: Option<usize>,
     tcp_connections: Option<usize>,
     tcp_idle_secs: Option<u64>,
+    udp_batch: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -189,6 +191,7 @@ impl ConfigFile {
             set(&mut config.bindings, c.bindings);
             set(&mut config.max_message, c.max_message);
             set(&mut config.tcp_connections, c.tcp_connections);
+            set(&mut config.udp_batch, c.udp_batch);
             if let Some(s) = c.tcp_idle_secs {
                 config.tcp_idle = Duration::from_secs(s);
             }
@@ -258,6 +261,7 @@ tcp = []
 transactions = 100
 resolutions = 8
 max_message = 2048
+udp_batch = 8
 [timers]
 t1_ms = 100
 timer_c_secs = 200
@@ -272,6 +276,7 @@ min_expires = 10
         assert_eq!(c.hosts[0].0, "biloxi.example.com");
         assert_eq!(c.transactions, 100);
         assert_eq!(c.resolutions, 8);
+        assert_eq!(c.udp_batch, 8);
         assert_eq!(c.dns_servers.len(), 2);
         assert_eq!(c.timers.t1, Duration::from_millis(100));
         assert_eq!(c.min_expires, 10);
@@ -292,6 +297,8 @@ min_expires = 10
         assert!(e.contains("line 2"), "{e}");
         let e = apply("[capacity]\nmax_message = 10\n").unwrap_err();
         assert!(e.contains("capacity.max_message"), "{e}");
+        let e = apply("[capacity]\nudp_batch = 0\n").unwrap_err();
+        assert!(e.contains("capacity.udp_batch"), "{e}");
         let e = apply("[listen]\nudp = [\"0.0.0.0:5060\"]\n").unwrap_err();
         assert!(e.contains("`advertise`"), "{e}");
         assert!(

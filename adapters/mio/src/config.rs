@@ -63,6 +63,11 @@ pub struct ServerConfig {
     pub tcp_connections: usize,
     /// A TCP connection with no traffic for this long is closed.
     pub tcp_idle: Duration,
+    /// UDP datagrams read with one system call, and most sent with one per socket
+    /// (`recvmmsg` / `sendmmsg` on Linux; elsewhere one call per datagram in the same
+    /// batches). Each worker keeps this many 64 KiB receive buffers (reserved, resident as
+    /// datagrams fill them). Default 32; 1 reads and sends one datagram at a time.
+    pub udp_batch: usize,
     /// T1, T2, T4 (§17).
     pub timers: TimerConfig,
     /// Timer C (§16.8): how long a proxied INVITE may stay without a final response.
@@ -105,6 +110,7 @@ impl Default for ServerConfig {
             max_message: 4_096,
             tcp_connections: 1_024,
             tcp_idle: Duration::from_secs(120),
+            udp_batch: crate::udp::DEFAULT_BATCH,
             timers: TimerConfig::default(),
             timer_c: Duration::from_secs(180),
             min_expires: 60,
@@ -179,6 +185,9 @@ impl ServerConfig {
                 "capacity.max_message",
                 "must be between 1024 and 65535 bytes",
             );
+        }
+        if !(1..=1024).contains(&self.udp_batch) {
+            return err("capacity.udp_batch", "must be between 1 and 1024 datagrams");
         }
         if self.timers.t1.is_zero() || self.timers.t2 < self.timers.t1 {
             return err("timers.t1", "T1 must be above zero and no more than T2");

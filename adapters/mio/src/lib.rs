@@ -16,6 +16,11 @@
 //! for the element; after every input the element's output is drained (transmissions to
 //! the sockets, events to the element itself, DNS queries to the resolver thread); one poll
 //! timeout is armed from the element's next deadline.
+//!
+//! UDP goes in batches, since the kernel's work per system call is most of a proxy's cost:
+//! up to [`ServerConfig::udp_batch`] datagrams are read at once (`recvmmsg` on Linux), and
+//! the datagrams the element sends while it handles them are written together after the
+//! batch, one `sendmmsg` per socket, in the order sent.
 
 //! # More than one core
 //!
@@ -47,6 +52,7 @@ mod resolver;
 mod server;
 mod shard;
 mod tcp;
+mod udp;
 
 pub use clock::Clock;
 pub use config::{ConfigError, Mode, ServerConfig};

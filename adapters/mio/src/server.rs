@@ -20,13 +20,12 @@ use crate::location::MemoryLocation;
 use crate::resolver::Resolver;
 use crate::shard;
 use crate::tcp::Connections;
+use crate::udp::{Inbox, Outbox};
 
 const WAKER: Token = Token(0);
 const FIRST_UDP: usize = 1;
 const FIRST_LISTENER: usize = 256;
 const FIRST_CONNECTION: usize = 1024;
-/// The largest UDP datagram.
-const DATAGRAM: usize = 65_535;
 /// How often idle TCP connections are looked for.
 const SWEEP: Duration = Duration::from_secs(1);
 /// Messages one worker's mailbox holds before mail to it is dropped.
@@ -105,7 +104,6 @@ struct Io {
     udp: Vec<(UdpSocket, SocketAddr)>,
     listeners: Vec<(TcpListener, SocketAddr)>,
     conns: Connections,
-    recv: Vec<u8>,
     frame: Vec<u8>,
     failed: Vec<TransactionId>,
     /// On workers other than 0: how TCP transmissions reach worker 0.
@@ -113,31 +111,26 @@ struct Io {
 }
 
 impl Io {
-    /// Sends one transmission; `Err` if it could not be sent.
-    fn send(&mut self, t: &Transmit<'_>) -> io::Result<()> {
+    /// Sends one transmission, or queues it in `out` (UDP: sent when the batch is flushed,
+    /// or now if `out` is full); `Err` if it cannot be sent.
+    fn send(&mut self, t: &Transmit<'_>, out: &mut Outbox) -> io::Result<()> {
         match t.transport {
             Transport::Udp => {
                 let socket = self
                     .udp
                     .iter()
-                    .find(|(_, a)| *a == t.local)
+                    .position(|(_, a)| *a == t.local)
                     .or_else(|| {
                         self.udp
                             .iter()
-                            .find(|(_, a)| a.is_ipv4() == t.remote.is_ipv4())
+                            .position(|(_, a)| a.is_ipv4() == t.remote.is_ipv4())
                     })
-                    .map(|(s, _)| s)
                     .ok_or_else(|| io::Error::other("no UDP socket for this address family"))?;
-                match socket.send_to(t.bytes, t.remote) {
-                    Ok(_) => Ok(()),
-                    // A full socket buffer loses the datagram as the network would; the
-                    // transaction layer retransmits.
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                        tracing::debug!(remote = %t.remote, "UDP send buffer full: datagram dropped");
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
+                out.push(socket, t.remote, t.bytes, t.tx);
+                if out.is_full() {
+                    out.flush(&self.udp, &mut self.failed);
                 }
+                Ok(())
             }
             Transport::Tcp => match &mut self.mesh {
                 Some(mesh) if mesh.index != 0 => {
@@ -165,14 +158,23 @@ pub struct Worker<E: Element> {
     clock: Clock,
     resolver: Resolver,
     stop: Arc<AtomicBool>,
+    /// UDP datagrams read, and sent, per system call (see [`crate::udp`]).
+    udp_batch: usize,
 }
 
-/// Hands everything the element has to output to the sockets, and its events to itself,
-/// until it has nothing more (RFC-wise: the sans-IO drain rule).
-fn drain<E: Element>(element: &mut E, io: &mut Io, resolver: &Resolver, now: Instant) {
+/// Hands everything the element has to output to the sockets (UDP datagrams to `out`,
+/// sent when it is flushed), and its events to itself, until it has nothing more
+/// (RFC-wise: the sans-IO drain rule).
+fn drain<E: Element>(
+    element: &mut E,
+    io: &mut Io,
+    out: &mut Outbox,
+    resolver: &Resolver,
+    now: Instant,
+) {
     for _ in 0..MAX_DRAIN {
         while let Some(t) = element.poll_transmit() {
-            if let Err(e) = io.send(&t) {
+            if let Err(e) = io.send(&t, out) {
                 tracing::debug!(remote = %t.remote, error = %e, "send failed");
                 if let Some(tx) = t.tx {
                     io.failed.push(tx);
@@ -215,7 +217,6 @@ impl<E: Element> Worker<E> {
                 config.max_message,
                 FIRST_CONNECTION,
             ),
-            recv: vec![0; DATAGRAM],
             frame: Vec::with_capacity(config.max_message),
             failed: Vec::new(),
             mesh,
@@ -244,6 +245,7 @@ impl<E: Element> Worker<E> {
             clock: Clock::new(),
             resolver,
             stop,
+            udp_batch: config.udp_batch,
         })
     }
 
@@ -255,6 +257,10 @@ impl<E: Element> Worker<E> {
     /// Runs until stopped.
     pub fn run(&mut self) -> io::Result<()> {
         let mut events = Events::with_capacity(1024);
+        // Made here, on the worker's thread: the kernel's message headers they keep are not
+        // `Send`.
+        let mut inbox = Inbox::new(self.udp_batch);
+        let out = &mut Outbox::new(self.udp_batch);
         let mut next_sweep = WallInstant::now() + SWEEP;
         while !self.stop.load(Ordering::Relaxed) {
             let until_sweep = next_sweep.saturating_duration_since(WallInstant::now());
@@ -272,23 +278,28 @@ impl<E: Element> Worker<E> {
                 let token = event.token();
                 match token.0 {
                     0 => {
-                        self.answers();
-                        self.mail();
+                        self.answers(out);
+                        self.mail(out);
                     }
-                    t if (FIRST_UDP..FIRST_LISTENER).contains(&t) => self.read_udp(t - FIRST_UDP),
+                    t if (FIRST_UDP..FIRST_LISTENER).contains(&t) => {
+                        self.read_udp(t - FIRST_UDP, &mut inbox, out)
+                    }
                     t if (FIRST_LISTENER..FIRST_CONNECTION).contains(&t) => {
                         if let Some((l, _)) = self.io.listeners.get(t - FIRST_LISTENER) {
                             self.io.conns.accept(&self.io.registry, l);
                         }
                     }
-                    _ => self.connection_ready(token, event.is_readable(), event.is_writable()),
+                    _ => {
+                        self.connection_ready(token, event.is_readable(), event.is_writable(), out)
+                    }
                 }
             }
             let now = self.clock.now();
             if self.element.poll_timeout().is_some_and(|at| at <= now) {
                 self.element.handle(now, Input::Timeout);
-                drain(&mut self.element, &mut self.io, &self.resolver, now);
+                drain(&mut self.element, &mut self.io, out, &self.resolver, now);
             }
+            self.flush(out);
             if WallInstant::now() >= next_sweep {
                 self.io.conns.close_idle(&self.io.registry);
                 next_sweep = WallInstant::now() + SWEEP;
@@ -300,8 +311,21 @@ impl<E: Element> Worker<E> {
         Ok(())
     }
 
+    /// Sends what `out` holds; the transactions of datagrams that could not be sent are told
+    /// (§17.1.4, §17.2.4), and whatever they send in turn is sent too.
+    fn flush(&mut self, out: &mut Outbox) {
+        for _ in 0..MAX_DRAIN {
+            out.flush(&self.io.udp, &mut self.io.failed);
+            if self.io.failed.is_empty() {
+                return;
+            }
+            let now = self.clock.now();
+            drain(&mut self.element, &mut self.io, out, &self.resolver, now);
+        }
+    }
+
     /// Mail from the other workers.
-    fn mail(&mut self) {
+    fn mail(&mut self, out: &mut Outbox) {
         loop {
             let Some(mail) = self.io.mesh.as_ref().and_then(|m| m.inbox.try_recv().ok()) else {
                 return;
@@ -312,7 +336,7 @@ impl<E: Element> Worker<E> {
                     local,
                     remote,
                     bytes,
-                } => self.receive(transport, local, remote, &bytes, false),
+                } => self.receive(transport, local, remote, &bytes, false, out),
                 Mail::SendTcp { remote, bytes } => {
                     if let Err(e) = self.io.conns.send(&self.io.registry, remote, &bytes) {
                         tracing::debug!(%remote, error = %e, "TCP send for another worker failed");
@@ -323,7 +347,7 @@ impl<E: Element> Worker<E> {
     }
 
     /// One message received: to the worker that owns its call (when `dispatch` and that is
-    /// another one), else to the element, then the drain.
+    /// another one), else to the element, then the drain (UDP datagrams sent to `out`).
     fn receive(
         &mut self,
         transport: Transport,
@@ -331,6 +355,7 @@ impl<E: Element> Worker<E> {
         remote: SocketAddr,
         bytes: &[u8],
         dispatch: bool,
+        out: &mut Outbox,
     ) {
         if dispatch && self.dispatch(transport, local, remote, bytes) {
             return;
@@ -345,7 +370,7 @@ impl<E: Element> Worker<E> {
                 bytes,
             },
         );
-        drain(&mut self.element, &mut self.io, &self.resolver, now);
+        drain(&mut self.element, &mut self.io, out, &self.resolver, now);
     }
 
     /// Hands the message to the worker that owns its call; `true` if that is another one.
@@ -377,25 +402,33 @@ impl<E: Element> Worker<E> {
     }
 
     /// DNS answers.
-    fn answers(&mut self) {
+    fn answers(&mut self, out: &mut Outbox) {
         while let Some((id, records)) = self.resolver.answer() {
             let now = self.clock.now();
             records.with_answer(|a| self.element.dns_answer(now, id, a));
-            drain(&mut self.element, &mut self.io, &self.resolver, now);
+            drain(&mut self.element, &mut self.io, out, &self.resolver, now);
         }
     }
 
-    fn read_udp(&mut self, i: usize) {
+    /// Reads UDP socket `i` until its queue is empty, a batch at a time; what the element
+    /// sends while it handles a batch goes out together after it.
+    fn read_udp(&mut self, i: usize, inbox: &mut Inbox, out: &mut Outbox) {
         loop {
             let Some((socket, local)) = self.io.udp.get(i) else {
                 return;
             };
             let local = *local;
-            match socket.recv_from(&mut self.io.recv) {
-                Ok((n, remote)) => {
-                    let bytes = std::mem::take(&mut self.io.recv);
-                    self.receive(Transport::Udp, local, remote, &bytes[..n], true);
-                    self.io.recv = bytes;
+            match inbox.recv(socket) {
+                Ok(n) => {
+                    for k in 0..n {
+                        if let Some((bytes, remote)) = inbox.datagram(k) {
+                            self.receive(Transport::Udp, local, remote, bytes, true, out);
+                        }
+                    }
+                    self.flush(out);
+                    if inbox.drained() {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -410,7 +443,7 @@ impl<E: Element> Worker<E> {
         }
     }
 
-    fn connection_ready(&mut self, token: Token, readable: bool, writable: bool) {
+    fn connection_ready(&mut self, token: Token, readable: bool, writable: bool, out: &mut Outbox) {
         let open = self
             .io
             .conns
@@ -445,13 +478,13 @@ impl<E: Element> Worker<E> {
                     // close.
                     tracing::debug!(peer = %remote, error = ?e, "TCP stream cannot be framed");
                     let bytes = conn.input().to_vec();
-                    self.receive(Transport::Tcp, local, remote, &bytes, false);
+                    self.receive(Transport::Tcp, local, remote, &bytes, false, out);
                     self.io.conns.close_token(&self.io.registry, token);
                     return;
                 }
             }
             let frame = std::mem::take(&mut self.io.frame);
-            self.receive(Transport::Tcp, local, remote, &frame, true);
+            self.receive(Transport::Tcp, local, remote, &frame, true, out);
             self.io.frame = frame;
         }
         if !open {
