@@ -101,16 +101,7 @@ pub(crate) fn is(b: u8, mask: u8) -> bool {
 /// Whether every byte of `s` is a `token` character and `s` is not empty.
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && all(s, TOKEN)
-}
-
-/// Whether every byte of `s` belongs to every class in `mask` (true for an empty `s`).
-///
-/// Every byte is looked at, with no branch per byte: for the valid input this is asked
-/// about, an early exit saves nothing, and a loop without one runs at about half the cost.
-#[inline]
-pub(crate) fn all(s: &[u8], mask: u8) -> bool {
-    s.iter().fold(true, |ok, &b| ok & is(b, mask))
+    !s.is_empty() && s.iter().all(|&b| is(b, TOKEN))
 }
 
 /// Trims `LWS` from both ends of a slice.

@@ -5,14 +5,18 @@ use crate::message::lex::{self, WORD};
 /// Validates a Call-ID value, `callid = word [ "@" word ]` (§25.1), and returns it.
 pub fn call_id(value: &[u8]) -> Option<&str> {
     let v = lex::trim(value);
-    // `@` is not a `word` character: the words are what lies either side of the first one,
-    // and a second `@` fails the check of the second word.
-    let word = |w: &[u8]| !w.is_empty() && lex::all(w, WORD);
-    let valid = match lex::find_byte(v, 0, b'@') {
-        Some(at) => word(v.get(..at)?) && word(v.get(at + 1..)?),
-        None => word(v),
-    };
-    if !valid {
+    // One pass: every byte is a `word` character but at most one `@`, which is neither
+    // first nor last.
+    let mut at = None;
+    for (i, &b) in v.iter().enumerate() {
+        if !lex::is(b, WORD) {
+            if b != b'@' || at.is_some() {
+                return None;
+            }
+            at = Some(i);
+        }
+    }
+    if v.is_empty() || at == Some(0) || at == Some(v.len() - 1) {
         return None;
     }
     lex::ascii(v)
