@@ -1,6 +1,7 @@
 //! What the interop tests share: finding a peer, a scratch directory, the server that
 //! `sipwire serve` runs (in-process, stopped when dropped), and peer processes stopped as
-//! a group when dropped.
+//! a group when dropped. The `sipwire` command's baresip test (adapters/cli/tests) uses it
+//! too, with the command itself as the server.
 
 #![allow(dead_code)]
 

@@ -1,5 +1,5 @@
 //! Interop with baresip (Debian `baresip`, run headless: no audio devices, driven over its
-//! `ctrl_tcp` JSON interface) through the server `sipwire serve` runs:
+//! `ctrl_tcp` JSON interface) through the `sipwire serve` command, run as a process:
 //!
 //! - baresip registers with sipwire and calls a sipwire-tokio user agent registered there;
 //! - the sipwire user agent calls baresip by its registration.
@@ -20,8 +20,41 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::{timeout, Instant};
 
+// The interop tests' helpers (finding a peer, scratch directories, peer processes stopped
+// as a group), shared with the workspace's tests crate.
+#[path = "../../../tests/tests/support/mod.rs"]
 mod support;
-use support::{have, serve, workdir, Peer};
+use support::{have, workdir, Peer};
+
+mod common;
+
+/// `sipwire serve` on UDP and TCP at 127.0.0.1:`port`, stopped (with its process group)
+/// when dropped; returns once it answers OPTIONS.
+struct Serve {
+    _process: Peer,
+    addr: SocketAddr,
+}
+
+fn serve(port: u16) -> Serve {
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let process = Command::new(env!("CARGO_BIN_EXE_sipwire"))
+        .args(["serve", "--listen", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("start sipwire serve");
+    let process = Peer(process);
+    assert!(
+        common::options(&addr.to_string()).is_some(),
+        "sipwire serve does not answer OPTIONS on {addr}"
+    );
+    Serve {
+        _process: process,
+        addr,
+    }
+}
 
 const LIMIT: Duration = Duration::from_secs(10);
 
