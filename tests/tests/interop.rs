@@ -10,12 +10,12 @@ use std::net::{SocketAddr, UdpSocket};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sipwire_mio::Mode;
 
 mod support;
-use support::{have, serve, serve_with, workdir, Peer};
+use support::{have, options, serve, serve_with, workdir, Peer};
 
 const SCENARIOS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/interop/sipp");
 const KAMAILIO_CFG: &str = concat!(
@@ -383,24 +383,8 @@ fn kamailio(dir: &Path, port: u16) -> Peer {
             .expect("start kamailio"),
     );
     // Ready when it answers OPTIONS.
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    socket
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
-    let me = socket.local_addr().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut buf = [0u8; 2048];
-    while Instant::now() < deadline {
-        let options = format!(
-            "OPTIONS sip:{listen} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-ping-{n}\r\n\
-             Max-Forwards: 70\r\nFrom: <sip:ping@{me}>;tag=p\r\nTo: <sip:{listen}>\r\n\
-             Call-ID: ping-{n}\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n",
-            n = deadline.elapsed().as_nanos()
-        );
-        let _ = socket.send_to(options.as_bytes(), listen.as_str());
-        if socket.recv_from(&mut buf).is_ok() {
-            return peer;
-        }
+    if options(&listen).is_some() {
+        return peer;
     }
     panic!(
         "kamailio did not start: {}",

@@ -24,9 +24,7 @@ use tokio::time::{timeout, Instant};
 // as a group), shared with the workspace's tests crate.
 #[path = "../../../tests/tests/support/mod.rs"]
 mod support;
-use support::{have, workdir, Peer};
-
-mod common;
+use support::{have, options, workdir, Peer};
 
 /// `sipwire serve` on UDP and TCP at 127.0.0.1:`port`, stopped (with its process group)
 /// when dropped; returns once it answers OPTIONS.
@@ -47,7 +45,7 @@ fn serve(port: u16) -> Serve {
         .expect("start sipwire serve");
     let process = Peer(process);
     assert!(
-        common::options(&addr.to_string()).is_some(),
+        options(&addr.to_string()).is_some(),
         "sipwire serve does not answer OPTIONS on {addr}"
     );
     Serve {

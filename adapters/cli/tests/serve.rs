@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sipwire");
 
-mod common;
-use common::options;
+// The interop tests' helpers, shared with the workspace's tests crate.
+#[path = "../../../tests/tests/support/mod.rs"]
+mod support;
+use support::options;
 
 fn signal(pid: u32, name: &str) {
     let ok = Command::new("kill")
