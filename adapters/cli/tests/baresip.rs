@@ -223,21 +223,31 @@ async fn hold_both_ways(call: &mut sipwire_tokio::Call, baresip: &mut Baresip) {
     assert_eq!(reinvited(call).await, Direction::SendRecv);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn baresip_registers_and_calls_a_sipwire_ua_then_hangs_up() {
+/// `sipwire serve` on `port`; baresip registered with it as bob@localhost (SIP on
+/// `port + 10`, control on `port + 15`, RTP from `rtp`); and alice's user agent, with the
+/// server as its outbound proxy. `None` (the test passes) without baresip, outside CI.
+async fn setup(name: &str, port: u16, rtp: u16) -> Option<(Serve, Baresip, UserAgent)> {
     if !have("baresip") {
-        return;
+        return None;
     }
-    let server = serve(25360);
-    let dir = workdir("baresip-calls-sipwire");
+    let server = serve(port);
     let ports = Ports {
-        sip: 25370,
-        ctrl: 25375,
-        rtp: 26100,
+        sip: port + 10,
+        ctrl: port + 15,
+        rtp,
     };
-    let mut baresip = Baresip::start(&dir, &ports, server.addr).await;
+    let mut baresip = Baresip::start(&workdir(name), &ports, server.addr).await;
     baresip.registered().await;
     let alice = UserAgent::bind(alice_config(server.addr)).await.unwrap();
+    Some((server, baresip, alice))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn baresip_registers_and_calls_a_sipwire_ua_then_hangs_up() {
+    let Some((server, mut baresip, alice)) = setup("baresip-calls-sipwire", 25360, 26100).await
+    else {
+        return;
+    };
     let _registration = alice.register(server.addr, 300).await.unwrap();
 
     baresip.command("dial", "sip:alice@localhost").await;
@@ -261,19 +271,10 @@ async fn baresip_registers_and_calls_a_sipwire_ua_then_hangs_up() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sipwire_ua_calls_baresip_by_its_registration_then_hangs_up() {
-    if !have("baresip") {
+    let Some((_server, mut baresip, alice)) = setup("sipwire-calls-baresip", 25460, 26200).await
+    else {
         return;
-    }
-    let server = serve(25460);
-    let dir = workdir("sipwire-calls-baresip");
-    let ports = Ports {
-        sip: 25470,
-        ctrl: 25475,
-        rtp: 26200,
     };
-    let mut baresip = Baresip::start(&dir, &ports, server.addr).await;
-    baresip.registered().await;
-    let alice = UserAgent::bind(alice_config(server.addr)).await.unwrap();
 
     let mut call = alice.call("sip:bob@localhost", Offer::Auto).await.unwrap();
     let media = timeout(LIMIT, call.answered()).await.unwrap().unwrap();
