@@ -704,16 +704,23 @@ impl<'b> Uri<'b> {
         // password) or `%` (an escape) is left to the general parser; a run ending anywhere
         // else is no userinfo (the general parser's userinfo run, a superset, stops there
         // too), and the host starts at the beginning.
+        // With no `@` at all there is no userinfo, and the run would stop at the host's
+        // end (or at a `:` or `%` that the host and port rules below reject or read the
+        // same way as the general parser), so it is not scanned: one vector search instead
+        // of a byte loop over the host.
         let mut i = body;
-        let mut j = scan(s, i, USER);
+        let mut j;
         let mut user = Part::NONE;
-        match s.get(j) {
-            Some(b'@') if j > i => {
-                user = Part::new((i, j));
-                i = j + 1;
+        if lex::find_byte(s, i, b'@').is_some() {
+            j = scan(s, i, USER);
+            match s.get(j) {
+                Some(b'@') if j > i => {
+                    user = Part::new((i, j));
+                    i = j + 1;
+                }
+                Some(b'@' | b':' | b'%') => return None,
+                _ => {}
             }
-            Some(b'@' | b':' | b'%') => return None,
-            _ => {}
         }
         // host: hostname (labels of alphanumerics and inner `-`, separated by single dots,
         // the top label not starting with a digit) or IPv4address (all labels digits).

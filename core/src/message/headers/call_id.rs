@@ -8,13 +8,15 @@ pub fn call_id(value: &[u8]) -> Option<&str> {
     // One pass: every byte is a `word` character but at most one `@`, which is neither
     // first nor last.
     let mut at = None;
-    for (i, &b) in v.iter().enumerate() {
-        if !lex::is(b, WORD) {
-            if b != b'@' || at.is_some() {
-                return None;
-            }
-            at = Some(i);
+    let mut i = 0;
+    loop {
+        i = lex::class_end(v, i, WORD);
+        match v.get(i) {
+            None => break,
+            Some(b'@') if at.is_none() => at = Some(i),
+            Some(_) => return None,
         }
+        i += 1;
     }
     if v.is_empty() || at == Some(0) || at == Some(v.len() - 1) {
         return None;
@@ -43,5 +45,33 @@ mod tests {
         assert_eq!(call_id(b"b@"), None);
         assert_eq!(call_id(b"@"), None);
         assert_eq!(call_id(b" a@b "), Some("a@b"));
+    }
+
+    /// Values longer than the eight-byte steps of the scan: whatever the position of the
+    /// `@` or of a bad byte relative to them, the answer is the byte-by-byte one.
+    #[test]
+    fn long_words_at_every_offset() {
+        let base = *b"3848276298220188511x.pc33.atlanta.example.com";
+        for at in 0..base.len() {
+            let mut v = base;
+            v[at] = b'@';
+            let good = at != 0 && at != v.len() - 1;
+            assert_eq!(call_id(&v).is_some(), good, "@ at {at}");
+            for bad in [b' ', b';', b'#', 0x80] {
+                let mut w = v;
+                let other = (at + 9) % w.len();
+                w[other] = bad;
+                let ok = other == 0 || other == w.len() - 1;
+                // A bad byte inside is refused; at either end, white space is trimmed.
+                if !(ok && bad == b' ') {
+                    assert_eq!(call_id(&w), None, "@ at {at}, {bad:#x} at {other}");
+                }
+            }
+            let mut two = v;
+            two[(at + 13) % two.len()] = b'@';
+            if (at + 13) % two.len() != at {
+                assert_eq!(call_id(&two), None, "two @");
+            }
+        }
     }
 }
