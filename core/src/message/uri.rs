@@ -703,16 +703,14 @@ impl<'b> Uri<'b> {
         // [ user "@" ]: a run of user characters ending at `@`. A run ending at `:` (a
         // password) or `%` (an escape) is left to the general parser; a run ending anywhere
         // else is no userinfo (the general parser's userinfo run, a superset, stops there
-        // too), and the host starts at the beginning.
-        // With no `@` at all there is no userinfo, and the run would stop at the host's
-        // end (or at a `:` or `%` that the host and port rules below reject or read the
-        // same way as the general parser), so it is not scanned: one vector search instead
-        // of a byte loop over the host.
+        // too), and the host starts at the beginning. With no `@` at all there is no
+        // userinfo for either parser, so the run is not scanned (one vector search instead
+        // of a byte loop over the host); a `:` or `%` is then read by the host and port
+        // rules below, or makes them give up.
         let mut i = body;
-        let mut j;
         let mut user = Part::NONE;
         if lex::find_byte(s, i, b'@').is_some() {
-            j = scan(s, i, USER);
+            let j = scan(s, i, USER);
             match s.get(j) {
                 Some(b'@') if j > i => {
                     user = Part::new((i, j));
@@ -725,7 +723,7 @@ impl<'b> Uri<'b> {
         // host: hostname (labels of alphanumerics and inner `-`, separated by single dots,
         // the top label not starting with a digit) or IPv4address (all labels digits).
         let host_start = i;
-        j = i;
+        let mut j = i;
         let mut top_first;
         if s.get(j).is_some_and(u8::is_ascii_digit) {
             // Digits and dots only: an IPv4address, or (followed by another label
