@@ -1927,6 +1927,17 @@ mod tests {
 
     /// The hostname parser before it was rewritten label by label, kept to check the new
     /// one.
+    /// Whether [`parse_host`] and [`parse_host_reference`] agree at `i`.
+    fn same_host(s: &[u8], i: usize) -> bool {
+        match (parse_host(s, i), parse_host_reference(s, i)) {
+            (Ok((RawHost::Name(x), i)), Ok((RawHost::Name(y), j))) => x == y && i == j,
+            (Ok((RawHost::V4(x), i)), Ok((RawHost::V4(y), j))) => x == y && i == j,
+            (Ok((RawHost::V6(x), i)), Ok((RawHost::V6(y), j))) => x == y && i == j,
+            (Err(x), Err(y)) => x == y,
+            _ => false,
+        }
+    }
+
     fn parse_host_reference(s: &[u8], i: usize) -> Result<(RawHost, usize), UriError> {
         if s.get(i) == Some(&b'[') {
             // IPv6reference = "[" IPv6address "]"
@@ -2108,16 +2119,28 @@ mod tests {
 
         #[test]
         fn parse_host_matches_reference(s in "[a-zA-Z0-9.\\-]{0,12}[;:@?>]?[a-z.]{0,3}") {
-            let same = |a: Result<(RawHost, usize), UriError>, b: Result<(RawHost, usize), UriError>| {
-                match (a, b) {
-                    (Ok((RawHost::Name(x), i)), Ok((RawHost::Name(y), j))) => x == y && i == j,
-                    (Ok((RawHost::V4(x), i)), Ok((RawHost::V4(y), j))) => x == y && i == j,
-                    (Ok((RawHost::V6(x), i)), Ok((RawHost::V6(y), j))) => x == y && i == j,
-                    (Err(x), Err(y)) => x == y,
-                    _ => false,
-                }
-            };
-            prop_assert!(same(parse_host(s.as_bytes(), 0), parse_host_reference(s.as_bytes(), 0)), "{}", s);
+            prop_assert!(same_host(s.as_bytes(), 0), "{}", s);
+        }
+
+        /// Longer hosts, mostly well formed (many labels, digits, hyphens, a final dot),
+        /// with a bad piece inserted anywhere and any byte after them, read after a prefix
+        /// of any length: the label loop agrees with the reference.
+        #[test]
+        fn long_hosts_match_reference(
+            prefix in "[a-z:@]{0,20}",
+            host in concat!(
+                "(([a-z0-9]|[a-z0-9][a-z0-9-]{0,9}[a-z0-9])[.]){0,12}",
+                "([a-zA-Z]|[0-9]|[a-z][a-z0-9-]{0,9}[a-z0-9]|-|)[.]?",
+            ),
+            noise in "([.-]|[a-z.-]{1,3}|)",
+            at in 0usize..80,
+            tail in "([;:>?@ ,\\x00\\x80][a-z]{0,20})?",
+        ) {
+            let mut h = host.clone();
+            let at = at.min(h.len());
+            h.insert_str(at, &noise);
+            let input = std::format!("{prefix}{h}{tail}");
+            prop_assert!(same_host(input.as_bytes(), prefix.len()), "{:?} at {}", input, prefix.len());
         }
 
         #[test]
