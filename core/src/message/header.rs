@@ -168,6 +168,10 @@ header_names! {
     WwwAuthenticate = "WWW-Authenticate";
 }
 
+/// Every canonical name, for the tests of the parser's name reading.
+#[cfg(all(test, not(feature = "small-code")))]
+pub(crate) const CANONICAL: &[&str] = NAMES;
+
 /// The canonical names lowercased, indexed by discriminant: three little-endian words each,
 /// zero-padded.
 ///

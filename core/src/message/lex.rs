@@ -193,10 +193,11 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     // The lowest zero byte of `x` is flagged exactly; flags above it may be false positives
     // (a borrow), which do not matter since only the lowest is used.
     let zero = |x: u64| x.wrapping_sub(LO) & !x & HI;
+    let rest = buf.get(from..)?;
+    let mut chunks = rest.chunks_exact(16);
     let mut i = from;
-    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<16>()) {
-        let (a, b) = chunk.split_at(8);
-        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
+    for chunk in &mut chunks {
+        let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
             break;
         };
         #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
@@ -205,6 +206,10 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
             .iter()
             .fold(0u8, |acc, &x| acc | x)
             != 0;
+        let (a, b) = chunk.split_at(8);
+        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
+            break;
+        };
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
         let hit =
             zero(u64::from_le_bytes(a) ^ pattern) | zero(u64::from_le_bytes(b) ^ pattern) != 0;
@@ -219,8 +224,9 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         }
         i += 16;
     }
-    while let Some(chunk) = buf.get(i..).and_then(|s| s.first_chunk::<8>()) {
-        let f = zero(u64::from_le_bytes(*chunk) ^ pattern);
+    let tail = chunks.remainder();
+    if let Some(word) = tail.first_chunk::<8>() {
+        let f = zero(u64::from_le_bytes(*word) ^ pattern);
         if f != 0 {
             return Some(i + (f.trailing_zeros() / 8) as usize);
         }
