@@ -525,6 +525,7 @@ mod tests {
     extern crate std;
 
     use super::*;
+    #[cfg(not(feature = "small-code"))]
     use std::vec::Vec;
 
     const OPTIONS: &[u8] = b"OPTIONS sip:bob@biloxi.example.com SIP/2.0\r\n\
