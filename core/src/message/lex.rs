@@ -127,6 +127,25 @@ pub(crate) fn class_end(s: &[u8], mut i: usize, mask: u8) -> usize {
     i
 }
 
+/// Whether `s` is `lower`, a name of lowercase ASCII letters only, in any case.
+///
+/// For a letter `l`, `b | 0x20 == l` holds exactly when `b` is `l` in either case (no other
+/// byte turns into a lowercase letter when bit 0x20 is set), so every byte is folded the
+/// same way and the comparison is branch-free over a fixed length.
+#[inline(always)]
+pub(crate) fn eq_letters<const N: usize>(s: &[u8], lower: &[u8; N]) -> bool {
+    debug_assert!(lower.iter().all(u8::is_ascii_lowercase));
+    match <&[u8; N]>::try_from(s) {
+        Ok(s) => {
+            s.iter()
+                .zip(lower)
+                .fold(0, |acc, (&b, &l)| acc | ((b | 0x20) ^ l))
+                == 0
+        }
+        Err(_) => false,
+    }
+}
+
 /// Whether every byte of `s` is a `token` character and `s` is not empty.
 #[inline]
 pub(crate) fn is_token(s: &[u8]) -> bool {
@@ -618,6 +637,21 @@ mod tests {
             unescape_quoted(br#"J Rosenberg \\\""#, &mut out),
             Some(&br#"J Rosenberg \""#[..])
         );
+    }
+
+    #[test]
+    fn eq_letters_is_eq_ignore_ascii_case() {
+        // Every byte against every letter: folding bit 0x20 is exact for letters.
+        for l in b'a'..=b'z' {
+            for b in 0..=u8::MAX {
+                assert_eq!(eq_letters(&[b], &[l]), b.eq_ignore_ascii_case(&l), "{b:#x} {l}");
+            }
+        }
+        assert!(eq_letters(b"BrAnCh", b"branch"));
+        assert!(!eq_letters(b"branc", b"branch"));
+        assert!(!eq_letters(b"branchx", b"branch"));
+        assert!(!eq_letters(b"bran\x03h", b"branch"));
+        assert!(eq_letters(b"", &[]));
     }
 
     #[test]

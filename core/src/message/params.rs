@@ -142,14 +142,17 @@ pub(crate) fn scan(cur: &mut Cursor<'_>) -> Option<()> {
     scan_with(cur, |_, _| {})
 }
 
-/// Like [`scan`], and also returns the first parameter called `name` (ASCII
-/// case-insensitive): `Some(None)` when absent, `Some(Some(None))` when present without a
+/// Like [`scan`], and also returns the first parameter called `name` (lowercase letters,
+/// matched in any case): `Some(None)` when absent, `Some(Some(None))` when present without a
 /// value.
 #[inline]
-pub(crate) fn scan_for<'b>(cur: &mut Cursor<'b>, name: &[u8]) -> Option<Option<Option<&'b [u8]>>> {
+pub(crate) fn scan_for<'b, const N: usize>(
+    cur: &mut Cursor<'b>,
+    name: &[u8; N],
+) -> Option<Option<Option<&'b [u8]>>> {
     let mut found = None;
     scan_with(cur, |n, v| {
-        if found.is_none() && n.eq_ignore_ascii_case(name) {
+        if found.is_none() && lex::eq_letters(n, name) {
             found = Some(v);
         }
     })?;

@@ -134,25 +134,25 @@ impl<'b> Via<'b> {
 
     /// Records a via-param the stack reads; `None` if it is malformed.
     fn read_param(&mut self, name: &'b [u8], value: Option<&'b [u8]>) -> Option<()> {
-        let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+        use lex::eq_letters as is;
         match name.len() {
-            6 if is("branch") && self.branch.is_none() => {
+            6 if is(name, b"branch") && self.branch.is_none() => {
                 self.branch = Some(lex::ascii(value?)?);
             }
-            8 if is("received") && self.received.is_none() => {
+            8 if is(name, b"received") && self.received.is_none() => {
                 // via-received = "received" EQUAL (IPv4address / IPv6address)
                 self.received = Some(crate::message::ip::parse_ip(value?)?);
             }
-            5 if is("rport") && self.rport.is_none() => {
+            5 if is(name, b"rport") && self.rport.is_none() => {
                 self.rport = Some(match value {
                     None => None,
                     Some(v) => Some(lex::parse_u64(v, 65535)? as u16),
                 });
             }
-            5 if is("maddr") && self.maddr.is_none() => {
+            5 if is(name, b"maddr") && self.maddr.is_none() => {
                 self.maddr = Some(lex::ascii(value?)?);
             }
-            3 if is("ttl") && self.ttl.is_none() => {
+            3 if is(name, b"ttl") && self.ttl.is_none() => {
                 self.ttl = Some(lex::parse_u64(value?, 255)? as u8);
             }
             _ => {}
