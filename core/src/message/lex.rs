@@ -441,6 +441,31 @@ impl<'b> Cursor<'b> {
         &self.buf[start..self.pos]
     }
 
+    /// `1*DIGIT` read as a number no greater than `max` (at most `u32::MAX`), in one pass:
+    /// `None` if no digit is next or the number is larger than `max` (the cursor is then
+    /// left inside the digits).
+    #[inline]
+    pub(crate) fn number(&mut self, max: u32) -> Option<u32> {
+        let start = self.pos;
+        // Below `max` before each step, so `v * 10 + 9` fits in a u64.
+        let mut v: u64 = 0;
+        while let Some(d) = self
+            .peek()
+            .and_then(|b| b.checked_sub(b'0'))
+            .filter(|&d| d < 10)
+        {
+            v = v * 10 + u64::from(d);
+            if v > u64::from(max) {
+                return None;
+            }
+            self.pos += 1;
+        }
+        if self.pos == start {
+            return None;
+        }
+        u32::try_from(v).ok()
+    }
+
     /// A non-empty `token`.
     #[inline]
     pub(crate) fn token(&mut self) -> Option<&'b str> {
@@ -640,11 +665,46 @@ mod tests {
     }
 
     #[test]
+    fn cursor_number() {
+        let read = |s: &'static [u8], max: u32| {
+            let mut c = Cursor::new(s);
+            c.number(max).map(|n| (n, c.pos()))
+        };
+        assert_eq!(read(b"5060;x", 65535), Some((5060, 4)));
+        assert_eq!(read(b"0005060", 65535), Some((5060, 7)));
+        assert_eq!(read(b"65535", 65535), Some((65535, 5)));
+        assert_eq!(read(b"65536", 65535), None);
+        assert_eq!(read(b"4294967295 ", u32::MAX), Some((u32::MAX, 10)));
+        assert_eq!(read(b"4294967296", u32::MAX), None);
+        assert_eq!(read(b"99999999999999999999999", u32::MAX), None);
+        assert_eq!(read(b"", 10), None);
+        assert_eq!(read(b"x1", 10), None);
+        assert_eq!(read(b"-1", 10), None);
+        // As `parse_u64` over the digits reads them.
+        for s in [
+            &b"0"[..],
+            b"7",
+            b"42 INVITE",
+            b"2147483647",
+            b"2147483648",
+            b"123456789012",
+        ] {
+            let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+            let want = parse_u64(&s[..digits], (1 << 31) - 1).map(|v| v as u32);
+            assert_eq!(Cursor::new(s).number((1 << 31) - 1), want, "{s:?}");
+        }
+    }
+
+    #[test]
     fn eq_letters_is_eq_ignore_ascii_case() {
         // Every byte against every letter: folding bit 0x20 is exact for letters.
         for l in b'a'..=b'z' {
             for b in 0..=u8::MAX {
-                assert_eq!(eq_letters(&[b], &[l]), b.eq_ignore_ascii_case(&l), "{b:#x} {l}");
+                assert_eq!(
+                    eq_letters(&[b], &[l]),
+                    b.eq_ignore_ascii_case(&l),
+                    "{b:#x} {l}"
+                );
             }
         }
         assert!(eq_letters(b"BrAnCh", b"branch"));

@@ -1277,8 +1277,7 @@ pub(crate) fn parse_host_port<'b>(
     c.advance(end - start);
     let mut port = None;
     if c.eat_sep(b':') {
-        let digits = c.take_while(|b| b.is_ascii_digit());
-        port = Some(u16::try_from(parse_u64(digits, 65535)?).ok()?);
+        port = Some(u16::try_from(c.number(u32::from(u16::MAX))?).ok()?);
     }
     Some((host, port))
 }

@@ -1,6 +1,6 @@
 //! CSeq (§20.16, §8.1.1.5).
 
-use crate::message::lex::{self, Cursor};
+use crate::message::lex::Cursor;
 
 /// `CSeq = 1*DIGIT LWS Method`; the number is below 2**31 (§8.1.1.5).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,8 +19,7 @@ impl<'b> CSeq<'b> {
     pub fn parse(value: &'b [u8]) -> Option<CSeq<'b>> {
         let mut c = Cursor::new(value);
         c.skip_lws();
-        let digits = c.take_while(|b| b.is_ascii_digit());
-        let seq = lex::parse_u64(digits, u64::from(Self::MAX))? as u32;
+        let seq = c.number(Self::MAX)?;
         let before = c.pos();
         c.skip_lws();
         if c.pos() == before {
