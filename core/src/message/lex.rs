@@ -193,8 +193,8 @@ pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
     }
 }
 
-/// The index of the first `needle` at or after `from`: sixteen bytes at a time, then eight,
-/// then one.
+/// The index of the first `needle` at or after `from`: sixteen bytes at a time (over
+/// `chunks_exact`, whose loop keeps no bounds check of its own), then eight, then one.
 ///
 /// On targets with 128-bit SIMD (x86-64's SSE2, AArch64's NEON) the test of a 16-byte chunk
 /// is written as a map and a fold over an array, which LLVM turns into one vector compare

@@ -368,9 +368,9 @@ fn token_len(line: &[u8]) -> usize {
 /// The length and name of a header name SIP knows at the start of `line`, found without a
 /// byte loop: the name would end at the first `:`, SP, HTAB or other control byte of the
 /// first 16 bytes (two words tested the SWAR way), and a known name there is all `token`
-/// characters, so this is
-/// what [`token_len`] and [`lookup_in`] would give. `None` for anything else (an unknown or
-/// long name, a short line), which the caller then scans byte by byte.
+/// characters, so this is what [`token_len`] and [`lookup_in`] would give (the test
+/// `known_name_agrees_with_the_byte_loop` checks it). `None` for anything else (an unknown
+/// or long name, a short line), which the caller then scans byte by byte.
 #[inline(always)]
 fn known_name(line: &[u8]) -> Option<(usize, HeaderName)> {
     const LO: u64 = 0x0101_0101_0101_0101;
