@@ -215,6 +215,8 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
     let rest = buf.get(from..)?;
     let mut chunks = rest.chunks_exact(16);
     let mut i = from;
+    // `chunks_exact` gives 16-byte chunks only, so neither `break` below is ever taken (the
+    // tail after the loop starts where the chunks end).
     for chunk in &mut chunks {
         let Ok(chunk) = <&[u8; 16]>::try_from(chunk) else {
             break;
