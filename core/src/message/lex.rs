@@ -172,6 +172,34 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// Whether every byte of `s` is below 0x80, as `<[u8]>::is_ascii` (the tests
+/// `is_ascii_every_length_and_position` and `is_ascii_is_the_standard_one` hold it to that),
+/// but inlined and with no loop up to 16 bytes, the tokens and tags a message is made of:
+/// two words, overlapping as needed, cover them (the bit 0x80 of every byte tested at
+/// once). Longer slices take a word at a time, then the last word. The standard one is a
+/// call, and checks the alignment of longer slices before its word loop: measured on the
+/// parse benchmark with the proxy's typed reads, this is about 5 % faster.
+#[inline(always)]
+fn is_ascii(s: &[u8]) -> bool {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let word = |w: &[u8; 8]| u64::from_le_bytes(*w);
+    let half = |w: &[u8; 4]| u64::from(u32::from_le_bytes(*w));
+    let high = match (s.first_chunk::<8>(), s.last_chunk::<8>()) {
+        (Some(first), Some(last)) if s.len() <= 16 => word(first) | word(last),
+        (Some(_), Some(last)) => {
+            s.chunks_exact(8)
+                .filter_map(|c| c.first_chunk::<8>())
+                .fold(0, |acc, c| acc | word(c))
+                | word(last)
+        }
+        _ => match (s.first_chunk::<4>(), s.last_chunk::<4>()) {
+            (Some(first), Some(last)) => half(first) | half(last),
+            _ => s.iter().fold(0, |acc, &b| acc | u64::from(b)),
+        },
+    };
+    high & HI == 0
+}
+
 /// Views bytes as `str`: `None` exactly when they are not UTF-8, as
 /// `core::str::from_utf8(s).ok()` would.
 ///
@@ -182,11 +210,12 @@ pub(crate) fn trim(mut s: &[u8]) -> &[u8] {
 #[inline]
 pub(crate) fn ascii(s: &[u8]) -> Option<&str> {
     // The shortcut is for speed: `small-code` (firmware) validates every slice the one way.
-    if !cfg!(feature = "small-code") && s.is_ascii() {
+    if !cfg!(feature = "small-code") && is_ascii(s) {
         // The core's one `unsafe` (see lib.rs).
         #[allow(unsafe_code)]
-        // SAFETY: every byte is below 0x80, and a sequence of ASCII bytes is valid UTF-8
-        // (each is a one-byte code point).
+        // SAFETY: every byte is below 0x80 (`is_ascii`, tested above to be exactly
+        // `<[u8]>::is_ascii`), and a sequence of ASCII bytes is valid UTF-8 (each is a
+        // one-byte code point).
         Some(unsafe { core::str::from_utf8_unchecked(s) })
     } else {
         core::str::from_utf8(s).ok()
@@ -618,7 +647,10 @@ pub(crate) fn parse_u64(s: &[u8], max: u64) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    extern crate std;
+
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn classes() {
@@ -753,6 +785,31 @@ mod tests {
             b"\x7f\x00\x01",
         ] {
             assert_eq!(ascii(s), core::str::from_utf8(s).ok(), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn is_ascii_every_length_and_position() {
+        for len in 0..=40 {
+            let mut s = std::vec![0x7f_u8; len];
+            assert!(is_ascii(&s), "{len}");
+            for at in 0..len {
+                for high in [0x80, 0xc3, 0xff] {
+                    s[at] = high;
+                    assert!(!is_ascii(&s), "{len} {at} {high:#x}");
+                }
+                s[at] = b'a';
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn is_ascii_is_the_standard_one(
+            s in proptest::collection::vec(
+                prop_oneof![4 => 0u8..0x80, 1 => any::<u8>()], 0..80),
+        ) {
+            prop_assert_eq!(is_ascii(&s), s.is_ascii());
         }
     }
 
