@@ -3,7 +3,7 @@
 # the INVITE with SDP parsed, then the proxy's typed reads) between git revisions of core.
 #
 # Why: the same code placed at other addresses runs up to 8 % faster or slower on this
-# machine (six copies of one revision in one binary: 278-303 ns; where the message lies in
+# machine (six copies of one revision in one binary: 281-303 ns; where the message lies in
 # memory matters much less, 281-287 ns over eight alignments). A criterion run is one build,
 # one placement, so it cannot tell a 3 % change from placement luck. Here each revision is
 # built COPIES times into one binary (each copy a crate of its own, so at its own
