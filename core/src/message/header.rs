@@ -244,18 +244,90 @@ fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
     }
 }
 
-/// Whether `line[..len]` is the canonical name of `candidate`, ignoring ASCII case (see
-/// [`FOLDED`]). `len` is the candidate's length, at most 19.
+/// One canonical name in [`NAME_TABLE`]: its lowercased words (see [`FOLDED`]), its length
+/// and the name. 32 bytes, so that one never straddles a cache line.
+#[cfg(not(feature = "small-code"))]
+#[derive(Clone, Copy)]
+#[repr(C, align(32))]
+struct NameSlot {
+    words: [u64; 3],
+    len: u8,
+    name: HeaderName,
+}
+
+/// Buckets of [`NAME_TABLE`] (a power of two): over four times the names, so that a multiplier
+/// that spreads them one to a bucket is quickly found.
+#[cfg(not(feature = "small-code"))]
+const NAME_BUCKETS: usize = 256;
+
+/// Every bit `0x20` of a word: ORed into a name's first word before hashing, so that both
+/// cases of a letter hash alike (digits and `-` have the bit already).
+#[cfg(not(feature = "small-code"))]
+const CASELESS: u64 = 0x2020_2020_2020_2020;
+
+/// The bucket of a name from its first two words (bytes past the name cleared) and its
+/// length. Both words: Content-Encoding and Content-Language share the first.
 #[cfg(not(feature = "small-code"))]
 #[inline(always)]
-fn matches_folded(line: &[u8], len: usize, candidate: HeaderName) -> bool {
-    let Some(lower) = FOLDED.get(candidate as usize) else {
-        return false;
+const fn name_bucket(first: u64, second: u64, len: usize, mult: u64) -> usize {
+    let key = (first | CASELESS) ^ (second | CASELESS).rotate_left(29) ^ len as u64;
+    (key.wrapping_mul(mult) >> (64 - NAME_BUCKETS.trailing_zeros())) as usize
+}
+
+/// The multiplier of [`name_bucket`] for the names SIP knows: the first odd number from a
+/// fixed start that puts every canonical name in a bucket of its own, found at compile time
+/// (a build whose names cannot be spread fails here).
+#[cfg(not(feature = "small-code"))]
+#[allow(long_running_const_eval)]
+const NAME_MULT: u64 = find_name_mult();
+
+#[cfg(not(feature = "small-code"))]
+const fn find_name_mult() -> u64 {
+    let mut mult: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut tries = 0;
+    while tries < 10_000 {
+        let mut used = [false; NAME_BUCKETS];
+        let mut n = 0;
+        let mut clash = false;
+        while n < NAMES.len() && !clash {
+            let b = name_bucket(FOLDED[n][0], FOLDED[n][1], NAMES[n].len(), mult);
+            clash = used[b];
+            used[b] = true;
+            n += 1;
+        }
+        if !clash {
+            return mult;
+        }
+        mult = mult.wrapping_add(0x6a09_e667_f3bc_c90a);
+        tries += 1;
+    }
+    panic!("no multiplier spreads the header names one to a bucket");
+}
+
+/// The canonical names by [`name_bucket`]: one load finds the only candidate for a name, its
+/// words and its length together. Empty buckets have length 0, which no full name has.
+#[cfg(not(feature = "small-code"))]
+static NAME_TABLE: [NameSlot; NAME_BUCKETS] = build_name_table();
+
+#[cfg(not(feature = "small-code"))]
+const fn build_name_table() -> [NameSlot; NAME_BUCKETS] {
+    let empty = NameSlot {
+        words: [0; 3],
+        len: 0,
+        name: HeaderName::Other,
     };
-    (word_at(line, 0, len) | fold_of(lower[0])) == lower[0]
-        && (len <= 8
-            || ((word_at(line, 8, len) | fold_of(lower[1])) == lower[1]
-                && (len <= 16 || (word_at(line, 16, len) | fold_of(lower[2])) == lower[2])))
+    let mut t = [empty; NAME_BUCKETS];
+    let mut n = 0;
+    while n < NAMES.len() {
+        let b = name_bucket(FOLDED[n][0], FOLDED[n][1], NAMES[n].len(), NAME_MULT);
+        t[b] = NameSlot {
+            words: FOLDED[n],
+            len: NAMES[n].len() as u8,
+            name: ALL[n],
+        };
+        n += 1;
+    }
+    t
 }
 
 /// Looks up the name `line[..len]`, reading whole words of `line` past the name when it is
@@ -269,61 +341,45 @@ pub(crate) fn lookup_in(line: &[u8], len: usize) -> HeaderName {
     }
 }
 
-/// Rows of [`INDEX`]: one per name length up to the longest canonical name (19 bytes).
-#[cfg(not(feature = "small-code"))]
-const INDEX_LENS: usize = 20;
-
-/// The candidates for a full name, indexed by `len * 32 + (first byte & 0x1f)`: at most two
-/// canonical names share a length and a first letter (Call-ID and Contact, Refer-To and
-/// Reply-To, ...), so each entry holds two, [`HeaderName::Other`] marking an empty place.
-/// Built from [`NAMES`] at compile time (a third name sharing an entry fails the build).
-#[cfg(not(feature = "small-code"))]
-static INDEX: [[HeaderName; 2]; INDEX_LENS * 32] = build_index();
-
-#[cfg(not(feature = "small-code"))]
-const fn build_index() -> [[HeaderName; 2]; INDEX_LENS * 32] {
-    let mut t = [[HeaderName::Other; 2]; INDEX_LENS * 32];
-    let mut n = 0;
-    while n < NAMES.len() {
-        let name = NAMES[n].as_bytes();
-        assert!(name.len() < INDEX_LENS);
-        let at = name.len() * 32 + (name[0] & 0x1f) as usize;
-        if matches!(t[at][0], HeaderName::Other) {
-            t[at][0] = ALL[n];
-        } else {
-            assert!(matches!(t[at][1], HeaderName::Other));
-            t[at][1] = ALL[n];
-        }
-        n += 1;
-    }
-    t
-}
-
-/// Finds a full (non-compact) header name `line[..len]`: at most two candidates picked by
-/// the length and the first letter (see [`INDEX`]), each tried by one word-wise
-/// case-insensitive comparison (see [`FOLDED`]). The test `every_name_round_trips_in_any_case`
-/// checks every name of the table is found.
+/// Finds a full (non-compact) header name `line[..len]`: the one candidate of its bucket
+/// (see [`NAME_TABLE`]), compared a word at a time ignoring ASCII case (see [`FOLDED`]). The
+/// test `every_name_round_trips_in_any_case` checks every name of the table is found.
 #[cfg(not(feature = "small-code"))]
 #[inline(always)]
 fn lookup_full(line: &[u8], len: usize) -> HeaderName {
-    let (Some(&first), true) = (line.first(), len < INDEX_LENS) else {
+    let name = lookup_words(word_at(line, 0, len), word_at(line, 8, len), len);
+    if len <= 16 {
+        return name;
+    }
+    // A name longer than two words: its third word too.
+    let third = word_at(line, 16, len);
+    match FOLDED.get(name as usize) {
+        Some(&[_, _, w2]) if (third | fold_of(w2)) == w2 => name,
+        _ => HeaderName::Other,
+    }
+}
+
+/// The full (non-compact) name of `len` bytes whose first two words are `first` and
+/// `second` (bytes past the name cleared): a name that long is known if these match; a
+/// longer one (over 16 bytes) only if its third word matches too, which is the caller's
+/// to check. `Other` for anything else.
+#[cfg(not(feature = "small-code"))]
+#[inline(always)]
+pub(crate) fn lookup_words(first: u64, second: u64, len: usize) -> HeaderName {
+    let Some(slot) = NAME_TABLE.get(name_bucket(first, second, len, NAME_MULT)) else {
         return HeaderName::Other;
     };
-    let Some(&[a, b]) = INDEX.get(len * 32 + usize::from(first & 0x1f)) else {
-        return HeaderName::Other;
-    };
-    if a != HeaderName::Other && matches_folded(line, len, a) {
-        a
-    } else if b != HeaderName::Other && matches_folded(line, len, b) {
-        b
+    let [w0, w1, _] = slot.words;
+    if usize::from(slot.len) == len && (first | fold_of(w0)) == w0 && (second | fold_of(w1)) == w1 {
+        slot.name
     } else {
         HeaderName::Other
     }
 }
 
 /// Finds a full (non-compact) header name `line[..len]` by comparing it with every
-/// canonical name, ignoring ASCII case (feature `small-code`: neither `INDEX` nor `FOLDED`,
-/// the same answers for 2.5 KB less flash).
+/// canonical name, ignoring ASCII case (feature `small-code`: neither `NAME_TABLE` nor
+/// `FOLDED`, the same answers for about 9.5 KB less flash).
 #[cfg(feature = "small-code")]
 #[inline(never)]
 fn lookup_full(line: &[u8], len: usize) -> HeaderName {

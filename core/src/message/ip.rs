@@ -75,12 +75,14 @@ impl Cursor<'_> {
     /// Four decimal octets separated by dots, no leading zeros (as `core::net` reads them).
     fn ipv4(&mut self) -> Option<Ipv4Addr> {
         self.atomically(|c| {
-            let mut octets = [0u8; 4];
-            for (i, o) in octets.iter_mut().enumerate() {
+            // Gathered in a register: octets stored one at a time and read back as one
+            // word would stall the load (store forwarding fails).
+            let mut addr = 0u32;
+            for i in 0..4 {
                 let n = c.part(b'.', i == 0, |c| c.number(10, 3, false, 255))?;
-                *o = u8::try_from(n).ok()?;
+                addr = addr << 8 | u32::from(u8::try_from(n).ok()?);
             }
-            Some(Ipv4Addr::from(octets))
+            Some(Ipv4Addr::from(addr))
         })
     }
 

@@ -306,15 +306,16 @@ struct Parts {
 /// RFC 3261 §25.1 `IPv4address = 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT "." 1*3DIGIT`, each part
 /// at most 255. Leading zeros are allowed by the grammar (and read as decimal).
 fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
-    let mut octets = [0u8; 4];
-    // One pass: the octet being read, its value and its number of digits.
-    let (mut n, mut value, mut digits) = (0usize, 0u16, 0u8);
+    // One pass: the octets read so far (in a register: octets stored one byte at a time
+    // and read back as one word would stall the load), the octet being read, its value and
+    // its number of digits.
+    let (mut addr, mut n, mut value, mut digits) = (0u32, 0u8, 0u16, 0u8);
     for &b in s {
         if b == b'.' {
-            if digits == 0 {
+            if digits == 0 || n == 3 {
                 return None;
             }
-            *octets.get_mut(n)? = u8::try_from(value).ok()?;
+            addr = addr << 8 | u32::from(u8::try_from(value).ok()?);
             (n, value, digits) = (n + 1, 0, 0);
         } else if b.is_ascii_digit() && digits < 3 {
             value = value * 10 + u16::from(b - b'0');
@@ -326,8 +327,9 @@ fn parse_ipv4(s: &[u8]) -> Option<Ipv4Addr> {
     if n != 3 || digits == 0 {
         return None;
     }
-    *octets.get_mut(3)? = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
+    Some(Ipv4Addr::from(
+        addr << 8 | u32::from(u8::try_from(value).ok()?),
+    ))
 }
 
 /// RFC 3261 §25.1 `host = hostname / IPv4address / IPv6reference`, from `i`. Returns the host
@@ -1263,6 +1265,8 @@ pub fn unescape<'o>(s: &[u8], out: &'o mut [u8]) -> Option<&'o [u8]> {
 }
 
 /// `hostport = host [ ":" port ]` at a header cursor (Via sent-by, §20.42). Advances past it.
+/// Inlined into its one caller, so that the host and port stay in registers.
+#[cfg_attr(not(feature = "small-code"), inline(always))]
 pub(crate) fn parse_host_port<'b>(
     c: &mut super::lex::Cursor<'b>,
 ) -> Option<(Host<'b>, Option<u16>)> {

@@ -126,9 +126,7 @@ impl<'b, 'h> Message<'b, 'h> {
     pub fn top_via(&self) -> Result<Option<Via<'b>>, ParseError> {
         match self.header(HeaderName::Via) {
             None => Ok(None),
-            Some(h) => Via::parse_first(h.value)
-                .map(|(via, _)| Some(via))
-                .ok_or(ParseError::BadHeaderValue(HeaderName::Via)),
+            Some(h) => Via::parse_top(h.value),
         }
     }
 
@@ -155,18 +153,25 @@ impl<'b, 'h> Message<'b, 'h> {
     /// [`NameAddr::find_tag`] for what is and is not checked. Equal to
     /// `self.from()?.tag()` whenever [`Message::from`] succeeds. `Ok(None)` if the From has
     /// no tag.
+    #[inline]
     pub fn from_tag(&self) -> Result<Option<&'b str>, ParseError> {
         self.tag_of(HeaderName::From)
     }
 
     /// The To tag (§19.3, §8.2.6.2), found without parsing the To URI: see
     /// [`Message::from_tag`].
+    #[inline]
     pub fn to_tag(&self) -> Result<Option<&'b str>, ParseError> {
         self.tag_of(HeaderName::To)
     }
 
+    #[inline]
     fn tag_of(&self, name: HeaderName) -> Result<Option<&'b str>, ParseError> {
-        NameAddr::find_tag(self.single(name)?).ok_or(ParseError::BadHeaderValue(name))
+        match NameAddr::tag_or_empty(self.single(name)?) {
+            None => Err(ParseError::BadHeaderValue(name)),
+            Some("") => Ok(None),
+            Some(tag) => Ok(Some(tag)),
+        }
     }
 
     /// The Call-ID (§20.8).

@@ -118,7 +118,15 @@ impl<'b> NameAddr<'b> {
     /// bracketed), and a display name made of tokens. So whenever `NameAddr::parse`
     /// succeeds, this gives the same answer as its [`tag`](NameAddr::tag); it accepts more
     /// (a bad URI or token display name inside a well-shaped value).
+    #[inline]
     pub fn find_tag(value: &'b [u8]) -> Option<Option<&'b str>> {
+        Self::tag_or_empty(value).map(|tag| (!tag.is_empty()).then_some(tag))
+    }
+
+    /// [`NameAddr::find_tag`] in two words, so that it comes back in registers: `Some("")`
+    /// for no tag (a tag is never empty: a `gen-value` has at least one character). Three
+    /// words come back through memory, and the caller's copy of them stalls on the stores.
+    pub(crate) fn tag_or_empty(value: &'b [u8]) -> Option<&'b str> {
         let mut c = Cursor::new(value);
         c.skip_lws();
         if c.peek() == Some(b'"') {
@@ -146,7 +154,7 @@ impl<'b> NameAddr<'b> {
         if !c.at_end() {
             return None;
         }
-        Some(tag.flatten().and_then(lex::ascii))
+        Some(tag.flatten().and_then(lex::ascii).unwrap_or_default())
     }
 
     /// The `tag` parameter (§19.3).

@@ -5,6 +5,7 @@ use core::net::IpAddr;
 use crate::message::lex::{self, Cursor, TOKEN};
 use crate::message::params::Params;
 use crate::message::uri::{self, Host};
+use crate::message::{HeaderName, ParseError};
 
 /// The magic cookie that starts an RFC 3261 branch (§8.1.1.7).
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
@@ -57,6 +58,22 @@ impl<'b> Via<'b> {
             return None;
         };
         Some((via, rest))
+    }
+
+    /// The first Via value of a header line, as [`Message::top_via`] gives it: the same
+    /// answer as [`Via::parse_first`] without the rest of the line. Built where it is
+    /// returned (a `Via` moved from one wrapper to the next is copied each time, reloading
+    /// in wide loads what was stored field by field, which stalls).
+    ///
+    /// [`Message::top_via`]: crate::message::Message::top_via
+    pub(crate) fn parse_top(value: &'b [u8]) -> Result<Option<Via<'b>>, ParseError> {
+        let mut c = Cursor::new(value);
+        let via = Self::parse_at(&mut c);
+        c.skip_lws();
+        match via {
+            Some(via) if c.at_end() || c.peek() == Some(b',') => Ok(Some(via)),
+            _ => Err(ParseError::BadHeaderValue(HeaderName::Via)),
+        }
     }
 
     /// One value from the cursor (at the start of its buffer), which is left after its
@@ -132,7 +149,10 @@ impl<'b> Via<'b> {
         Some(via)
     }
 
-    /// Records a via-param the stack reads; `None` if it is malformed.
+    /// Records a via-param the stack reads; `None` if it is malformed. Inlined into the
+    /// one loop that calls it: out of line it would need the `Via` being built in memory,
+    /// and every later move of it then reloads what this stored piecemeal.
+    #[cfg_attr(not(feature = "small-code"), inline(always))]
     fn read_param(&mut self, name: &'b [u8], value: Option<&'b [u8]>) -> Option<()> {
         use lex::eq_letters as is;
         match name.len() {
