@@ -8,10 +8,6 @@ use super::lex::{self, CommaValues};
 use super::parser::{Message, StartLine, Version};
 use super::uri::Uri;
 
-/// Parses the first value of a list header line, returning it and the rest of the line
-/// after the comma (as [`Via::parse_first`] and [`NameAddr::parse_first`] do).
-type FirstOf<'b, T> = fn(&'b [u8]) -> Option<(T, &'b [u8])>;
-
 impl<'b, 'h> Message<'b, 'h> {
     /// The start line.
     pub fn start_line(&self) -> &StartLine<'b> {
@@ -235,11 +231,11 @@ impl<'b, 'h> Message<'b, 'h> {
     /// Yields the same as `self.values(name).map(parse)` with the whole-value parser: empty
     /// elements are skipped, and after a malformed element (an error) the iteration goes on
     /// from the next top-level comma.
-    fn list<T>(
+    fn list<T, F: Fn(&'b [u8]) -> Option<(T, &'b [u8])>>(
         &self,
         name: HeaderName,
-        first: FirstOf<'b, T>,
-    ) -> impl Iterator<Item = Result<T, ParseError>> + use<'b, 'h, T> {
+        first: F,
+    ) -> impl Iterator<Item = Result<T, ParseError>> + use<'b, 'h, T, F> {
         let mut cursor = ListCursor {
             lines: self.headers.iter(),
             name,
