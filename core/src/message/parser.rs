@@ -263,6 +263,10 @@ impl Parser {
         let mut content_length: Option<usize> = None;
         let body_start = loop {
             let line = buf.get(pos..).unwrap_or_default();
+            // The end of the line, looked for from its start, so that the search does not
+            // wait for the name to be read (no name or colon holds a LF; a line whose name
+            // is malformed is an error below all the same).
+            let mut end = find_lf(buf, pos);
             // The name: a token (§7.3, §25.1 `field-name`), then HCOLON = *( SP / HTAB ) ":"
             // SWS (§25.1).
             // `known_name` is for speed (the same answer): `small-code` leaves it out.
@@ -299,18 +303,17 @@ impl Parser {
             // The value runs to the end of the line, and on over continuation lines that
             // start with white space (§7.3.1).
             let value_start = pos + colon + 1;
-            let mut from = value_start;
             let next = loop {
-                let Some(lf) = find_lf(buf, from) else {
+                let Some(lf) = end else {
                     return self.need_more(buf.len() - msg_start);
                 };
                 match buf.get(lf + 1) {
-                    Some(b' ' | b'\t') => from = lf + 1,
+                    Some(b' ' | b'\t') => end = find_lf(buf, lf + 1),
                     Some(_) => break lf + 1,
                     None if stream => return self.need_more(buf.len() - msg_start),
                     None => break lf + 1,
                 }
-                if from - msg_start > self.max_size {
+                if lf + 1 - msg_start > self.max_size {
                     return Err(ParseError::TooLarge);
                 }
             };
