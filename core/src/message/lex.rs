@@ -275,13 +275,38 @@ pub(crate) fn find_byte(buf: &[u8], from: usize, needle: u8) -> Option<usize> {
         }
         i += 16;
     }
-    let tail = chunks.remainder();
-    if let Some(word) = tail.first_chunk::<8>() {
-        let f = zero(u64::from_le_bytes(*word) ^ pattern);
-        if f != 0 {
-            return Some(i + (f.trailing_zeros() / 8) as usize);
+    if chunks.remainder().is_empty() {
+        return None;
+    }
+    // The last bytes, fewer than 16: the last 16 bytes of `buf` (when it has that many)
+    // as one more chunk, the bytes before `i` (searched already, or before `from`) masked
+    // off. A message's last lines end here, so this is often taken.
+    if let Some(last) = buf.last_chunk::<16>() {
+        // Exact per byte (no borrow from a lower byte, which may be a masked-off match):
+        // bit 7 of each byte that is zero.
+        let exact_zero = |x: u64| !((x & !HI).wrapping_add(!HI) | x | !HI);
+        let base = buf.len() - 16;
+        // 1 to 15: `i` is within the last 16 bytes, and before their end.
+        let skip = i - base;
+        let (a, b) = last.split_at(8);
+        let (Ok(a), Ok(b)) = (<[u8; 8]>::try_from(a), <[u8; 8]>::try_from(b)) else {
+            return None;
+        };
+        let mut fa = exact_zero(u64::from_le_bytes(a) ^ pattern);
+        let mut fb = exact_zero(u64::from_le_bytes(b) ^ pattern);
+        if skip >= 8 {
+            fa = 0;
+            fb &= u64::MAX << (8 * (skip - 8));
+        } else {
+            fa &= u64::MAX << (8 * skip);
         }
-        i += 8;
+        return if fa != 0 {
+            Some(base + (fa.trailing_zeros() / 8) as usize)
+        } else if fb != 0 {
+            Some(base + 8 + (fb.trailing_zeros() / 8) as usize)
+        } else {
+            None
+        };
     }
     buf.get(i..)?
         .iter()
@@ -769,6 +794,40 @@ mod tests {
             find_byte(b"\x01\x00\x01\x01\x01\x01\x01\x01\x01", 0, 0),
             Some(1)
         );
+    }
+
+    /// Against a byte loop, with the needle before `from` as well (a match in the bytes the
+    /// last, overlapping chunk masks off), and the bytes around it one bit off it (so that a
+    /// borrow from a masked-off match would show as a false one).
+    #[test]
+    fn find_byte_is_the_byte_loop() {
+        for needle in [b'\n', 0, 0x80, 0xff] {
+            for len in 0..=36 {
+                let mut buf = std::vec![needle ^ 1; len];
+                for p1 in 0..=len {
+                    for p2 in p1..=len {
+                        buf.fill(needle ^ 1);
+                        if let Some(b) = buf.get_mut(p1) {
+                            *b = needle;
+                        }
+                        if let Some(b) = buf.get_mut(p2) {
+                            *b = needle;
+                        }
+                        for from in 0..=len + 1 {
+                            let want = buf
+                                .get(from..)
+                                .and_then(|r| r.iter().position(|&b| b == needle))
+                                .map(|p| from + p);
+                            assert_eq!(
+                                find_byte(&buf, from, needle),
+                                want,
+                                "{needle} at {p1} and {p2} in {len}, from {from}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]
