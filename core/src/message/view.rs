@@ -462,6 +462,12 @@ mod tests {
                     .map(|v| Via::parse(v).ok_or(ParseError::BadHeaderValue(HeaderName::Via)))
                     .collect();
                 assert_eq!(got, want, "{v:?}");
+                // The top Via is the line's first value, parsed whole, before any comma.
+                let want = match Via::parse_first(v.as_bytes()) {
+                    Some((via, _)) => Ok(Some(via)),
+                    None => Err(ParseError::BadHeaderValue(HeaderName::Via)),
+                };
+                assert_eq!(m.top_via(), want, "{v:?}");
             });
         }
     }
