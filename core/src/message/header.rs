@@ -244,13 +244,14 @@ fn word_at(line: &[u8], at: usize, len: usize) -> u64 {
     }
 }
 
-/// One canonical name in [`NAME_TABLE`]: its lowercased words (see [`FOLDED`]), its length
-/// and the name. 32 bytes, so that one never straddles a cache line.
+/// One canonical name in [`NAME_TABLE`]: its first two lowercased words (see [`FOLDED`]; a
+/// longer name's third word is checked there), its length and the name. Aligned to 32
+/// bytes, so that one never straddles a cache line.
 #[cfg(not(feature = "small-code"))]
 #[derive(Clone, Copy)]
 #[repr(C, align(32))]
 struct NameSlot {
-    words: [u64; 3],
+    words: [u64; 2],
     len: u8,
     name: HeaderName,
 }
@@ -260,8 +261,8 @@ struct NameSlot {
 #[cfg(not(feature = "small-code"))]
 const NAME_BUCKETS: usize = 256;
 
-/// Every bit `0x20` of a word: ORed into a name's first word before hashing, so that both
-/// cases of a letter hash alike (digits and `-` have the bit already).
+/// Every bit `0x20` of a word: ORed into a name's words before hashing, so that both cases
+/// of a letter hash alike (digits and `-` have the bit already).
 #[cfg(not(feature = "small-code"))]
 const CASELESS: u64 = 0x2020_2020_2020_2020;
 
@@ -278,7 +279,6 @@ const fn name_bucket(first: u64, second: u64, len: usize, mult: u64) -> usize {
 /// fixed start that puts every canonical name in a bucket of its own, found at compile time
 /// (a build whose names cannot be spread fails here).
 #[cfg(not(feature = "small-code"))]
-#[allow(long_running_const_eval)]
 const NAME_MULT: u64 = find_name_mult();
 
 #[cfg(not(feature = "small-code"))]
@@ -312,7 +312,7 @@ static NAME_TABLE: [NameSlot; NAME_BUCKETS] = build_name_table();
 #[cfg(not(feature = "small-code"))]
 const fn build_name_table() -> [NameSlot; NAME_BUCKETS] {
     let empty = NameSlot {
-        words: [0; 3],
+        words: [0; 2],
         len: 0,
         name: HeaderName::Other,
     };
@@ -321,7 +321,7 @@ const fn build_name_table() -> [NameSlot; NAME_BUCKETS] {
     while n < NAMES.len() {
         let b = name_bucket(FOLDED[n][0], FOLDED[n][1], NAMES[n].len(), NAME_MULT);
         t[b] = NameSlot {
-            words: FOLDED[n],
+            words: [FOLDED[n][0], FOLDED[n][1]],
             len: NAMES[n].len() as u8,
             name: ALL[n],
         };
@@ -369,7 +369,7 @@ pub(crate) fn lookup_words(first: u64, second: u64, len: usize) -> HeaderName {
     let Some(slot) = NAME_TABLE.get(name_bucket(first, second, len, NAME_MULT)) else {
         return HeaderName::Other;
     };
-    let [w0, w1, _] = slot.words;
+    let [w0, w1] = slot.words;
     if usize::from(slot.len) == len && (first | fold_of(w0)) == w0 && (second | fold_of(w1)) == w1 {
         slot.name
     } else {
